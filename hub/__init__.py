@@ -1,0 +1,3 @@
+"""WebAssembly Hub: an OCI registry for proxy-wasm filters."""
+
+__version__ = "0.1.0"

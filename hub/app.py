@@ -1,0 +1,62 @@
+"""The application factory: ``uvicorn --factory hub.app:create_app``. Nothing happens at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from hub.config import Settings
+from hub.db.engine import check_reachable, make_engine
+from hub.db.migrate import pending
+from hub.registry.routes import routes as registry_routes
+from hub.services import Services
+from hub.storage import open_storage
+
+log = logging.getLogger("hub")
+
+
+class NotMigrated(Exception):
+    """The database is behind the code's migrations."""
+
+
+def build_services(settings: Settings) -> Services:
+    """Open and check the database and storage; any wrong setting fails here, loudly."""
+    engine = make_engine(settings.database_url)
+    check_reachable(engine)
+    if pending(engine):
+        raise NotMigrated(
+            "the database is not at the current schema: run `wasm-hub migrate` "
+            f"(HUB_DATABASE_URL={engine.url.render_as_string(hide_password=True)})"
+        )
+    storage = open_storage(settings)
+    storage.check()
+    if settings.auth == "none":
+        log.warning("HUB_AUTH=none: this registry is open; anyone can push, pull and delete")
+    return Services.build(settings, engine, storage)
+
+
+async def health(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Starlette:
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        app.state.services = services or build_services(settings)
+        try:
+            yield
+        finally:
+            app.state.services.engine.dispose()
+
+    return Starlette(
+        routes=[Route("/healthz", health), *registry_routes],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,1 @@
+"""Domain services: blobs, uploads, manifests, tags. Handlers call these, never storage/SQL."""

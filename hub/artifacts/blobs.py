@@ -1,0 +1,109 @@
+"""Blob service: which repository may serve which blob, and the bytes behind it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from hub.artifacts import repositories
+from hub.db.models import Blob, RepositoryBlob
+from hub.oci.digest import Digest
+from hub.oci.errors import BlobUnknown
+from hub.storage import Storage
+from hub.storage.paths import blob_key
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    digest: Digest
+    size: int
+
+
+def record(session: Session, digest: Digest, size: int) -> None:
+    """Note that storage holds these bytes, so gc can find them without a storage walk."""
+    if session.get(Blob, str(digest)) is None:
+        try:
+            with session.begin_nested():
+                session.add(Blob(digest=str(digest), size=size))
+        except IntegrityError:
+            pass
+
+
+def link(session: Session, repository_id: int, digest: Digest, size: int) -> None:
+    """Record the blob and let the repository serve it (idempotent, race-safe)."""
+    record(session, digest, size)
+    if session.get(RepositoryBlob, (repository_id, str(digest))) is None:
+        try:
+            with session.begin_nested():
+                session.add(RepositoryBlob(repository_id=repository_id, digest=str(digest)))
+        except IntegrityError:
+            pass
+
+
+def linked(session: Session, repository_id: int, digests: list[str]) -> set[str]:
+    """Which of the digests the repository may serve."""
+    if not digests:
+        return set()
+    rows = session.exec(
+        select(RepositoryBlob.digest).where(
+            RepositoryBlob.repository_id == repository_id,
+            RepositoryBlob.digest.in_(digests),  # type: ignore[attr-defined]
+        )
+    )
+    return set(rows)
+
+
+class BlobService:
+    def __init__(self, engine: Engine, storage: Storage) -> None:
+        self.engine = engine
+        self.storage = storage
+
+    def stat(self, name: str, digest: Digest) -> BlobInfo:
+        with Session(self.engine) as session:
+            repo = repositories.get(session, name)
+            row = session.exec(
+                select(Blob)
+                .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)  # type: ignore[arg-type]
+                .where(RepositoryBlob.repository_id == repo.id, Blob.digest == str(digest))
+            ).first()
+        if row is None:
+            raise BlobUnknown({"digest": str(digest)}, f"blob {digest} is not in {name}")
+        return BlobInfo(digest, row.size)
+
+    def read(self, digest: Digest, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        return self.storage.read(blob_key(digest), offset, length)
+
+    def redirect_url(self, digest: Digest) -> str | None:
+        return self.storage.redirect_url(blob_key(digest))
+
+    def delete(self, name: str, digest: Digest) -> None:
+        """Unlink the blob from the repository; `wasm-hub gc` frees unreferenced bytes."""
+        with Session(self.engine) as session:
+            repo = repositories.get(session, name)
+            row = session.get(RepositoryBlob, (repo.id, str(digest)))
+            if row is None:
+                raise BlobUnknown({"digest": str(digest)}, f"blob {digest} is not in {name}")
+            session.delete(row)
+            session.commit()
+
+    def mount(self, name: str, source: str, digest: Digest) -> BlobInfo | None:
+        """Cross-repository mount: link a blob the source repository has. None: fall back to
+        an upload (spec: "Mounting a blob from another repository")."""
+        with Session(self.engine) as session:
+            src = repositories.find(session, source)
+            if src is None or src.id is None:
+                return None
+            if str(digest) not in linked(session, src.id, [str(digest)]):
+                return None
+            blob = session.get(Blob, str(digest))
+            if blob is None or not self.storage.exists(blob_key(digest)):
+                return None
+            repo = repositories.ensure(session, name)
+            assert repo.id is not None
+            link(session, repo.id, digest, blob.size)
+            session.commit()
+            return BlobInfo(digest, blob.size)

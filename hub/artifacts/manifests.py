@@ -1,0 +1,225 @@
+"""Manifest service: checked on push, stored byte-exact, found by tag or digest."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from hub.artifacts import repositories
+from hub.artifacts.blobs import linked, record
+from hub.db.models import Manifest as ManifestRow
+from hub.db.models import ManifestReference, Tag, utcnow
+from hub.oci import manifest as oci_manifest
+from hub.oci.digest import Digest, InvalidDigest, is_digest
+from hub.oci.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestTooLarge,
+    ManifestUnknown,
+    Unsupported,
+)
+from hub.storage import BlobNotFound, Storage
+from hub.storage.paths import blob_key
+
+
+@dataclass(frozen=True)
+class StoredManifest:
+    digest: Digest
+    media_type: str
+    size: int
+    content: bytes
+    subject: str | None
+
+
+class ManifestService:
+    def __init__(self, engine: Engine, storage: Storage, max_bytes: int) -> None:
+        self.engine = engine
+        self.storage = storage
+        self.max_bytes = max_bytes
+
+    def _parse(self, raw: bytes, content_type: str) -> oci_manifest.Manifest:
+        if len(raw) > self.max_bytes:
+            raise ManifestTooLarge(
+                {"size": len(raw), "limit": self.max_bytes},
+                f"manifest is {len(raw)} bytes; this registry accepts at most {self.max_bytes}",
+            )
+        try:
+            return oci_manifest.parse(raw, content_type)
+        except oci_manifest.UnsupportedManifest as exc:
+            raise Unsupported({"mediaType": content_type}, str(exc)) from None
+        except oci_manifest.ManifestError as exc:
+            raise ManifestInvalid(None, str(exc)) from None
+
+    def put(self, name: str, reference: str, raw: bytes, content_type: str) -> StoredManifest:
+        parsed = self._parse(raw, content_type)
+        if is_digest(reference):
+            try:
+                expected = Digest.parse(reference)
+            except InvalidDigest as exc:
+                raise DigestInvalid({"digest": reference}, str(exc)) from None
+            digest = Digest.of(raw, expected.algorithm)
+            if digest != expected:
+                raise DigestInvalid(
+                    {"expected": reference, "actual": str(digest)},
+                    f"manifest body has digest {digest}, not {reference}",
+                )
+        else:
+            digest = Digest.of(raw)
+        with Session(self.engine) as session:
+            repo = repositories.ensure(session, name)
+            assert repo.id is not None
+            self._check_references(session, repo.id, parsed)
+            # Bytes first, rows second: a row never points at missing bytes.
+            self.storage.write(blob_key(digest), [raw])
+            record(session, digest, len(raw))
+            row = session.exec(
+                select(ManifestRow).where(
+                    ManifestRow.repository_id == repo.id, ManifestRow.digest == str(digest)
+                )
+            ).first()
+            if row is None:
+                row = self._insert(session, repo.id, digest, parsed)
+            if not is_digest(reference):
+                self._tag(session, repo.id, reference, digest)
+            session.commit()
+        subject = str(parsed.subject.digest) if parsed.subject else None
+        return StoredManifest(digest, parsed.media_type, len(raw), raw, subject)
+
+    def _check_references(
+        self, session: Session, repository_id: int, parsed: oci_manifest.Manifest
+    ) -> None:
+        wanted = [str(d.digest) for d in parsed.blobs]
+        missing = set(wanted) - linked(session, repository_id, wanted)
+        if missing:
+            first = sorted(missing)[0]
+            raise ManifestBlobUnknown(
+                {"digest": first}, f"blob {first} is not in this repository; push it first"
+            )
+        children = [str(d.digest) for d in parsed.manifests]
+        if children:
+            known = set(
+                session.exec(
+                    select(ManifestRow.digest).where(
+                        ManifestRow.repository_id == repository_id,
+                        col(ManifestRow.digest).in_(children),
+                    )
+                )
+            )
+            absent = sorted(set(children) - known)
+            if absent:
+                raise ManifestBlobUnknown(
+                    {"digest": absent[0]},
+                    f"manifest {absent[0]} listed in the index is not in this repository",
+                )
+
+    def _insert(
+        self, session: Session, repository_id: int, digest: Digest, parsed: oci_manifest.Manifest
+    ) -> ManifestRow:
+        try:
+            with session.begin_nested():
+                row = ManifestRow(
+                    repository_id=repository_id,
+                    digest=str(digest),
+                    media_type=parsed.media_type,
+                    size=len(parsed.raw),
+                    artifact_type=parsed.artifact_type,
+                    subject_digest=str(parsed.subject.digest) if parsed.subject else None,
+                    annotations=json.dumps(parsed.annotations),
+                )
+                session.add(row)
+                session.flush()
+                assert row.id is not None
+                refs = {str(d.digest): "blob" for d in parsed.blobs}
+                refs.update({str(d.digest): "manifest" for d in parsed.manifests})
+                for ref, kind in refs.items():
+                    session.add(ManifestReference(manifest_id=row.id, digest=ref, kind=kind))
+                session.flush()
+        except IntegrityError:
+            # Pushed concurrently by another replica: same digest, same content.
+            found = session.exec(
+                select(ManifestRow).where(
+                    ManifestRow.repository_id == repository_id, ManifestRow.digest == str(digest)
+                )
+            ).first()
+            assert found is not None
+            return found
+        return row
+
+    def _tag(self, session: Session, repository_id: int, name: str, digest: Digest) -> None:
+        tag = session.exec(
+            select(Tag).where(Tag.repository_id == repository_id, Tag.name == name)
+        ).first()
+        if tag is None:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        Tag(repository_id=repository_id, name=name, manifest_digest=str(digest))
+                    )
+                return
+            except IntegrityError:
+                tag = session.exec(
+                    select(Tag).where(Tag.repository_id == repository_id, Tag.name == name)
+                ).one()
+        tag.manifest_digest = str(digest)
+        tag.updated_at = utcnow()
+        session.add(tag)
+
+    def _resolve(self, session: Session, name: str, reference: str) -> ManifestRow:
+        repo = repositories.get(session, name)
+        if is_digest(reference):
+            digest = reference
+        else:
+            tag = session.exec(
+                select(Tag).where(Tag.repository_id == repo.id, Tag.name == reference)
+            ).first()
+            if tag is None:
+                raise ManifestUnknown({"tag": reference}, f"tag {reference!r} is not in {name}")
+            digest = tag.manifest_digest
+        row = session.exec(
+            select(ManifestRow).where(
+                ManifestRow.repository_id == repo.id, ManifestRow.digest == digest
+            )
+        ).first()
+        if row is None:
+            raise ManifestUnknown({"digest": digest}, f"manifest {digest} is not in {name}")
+        return row
+
+    def get(self, name: str, reference: str) -> StoredManifest:
+        with Session(self.engine) as session:
+            row = self._resolve(session, name, reference)
+        digest = Digest.parse(row.digest)
+        try:
+            content = b"".join(self.storage.read(blob_key(digest)))
+        except BlobNotFound:
+            raise ManifestUnknown({"digest": row.digest}, "manifest content is missing") from None
+        return StoredManifest(digest, row.media_type, row.size, content, row.subject_digest)
+
+    def delete(self, name: str, reference: str) -> None:
+        """By digest: the manifest and every tag on it. By tag: only the tag."""
+        with Session(self.engine) as session:
+            repo = repositories.get(session, name)
+            if not is_digest(reference):
+                tag = session.exec(
+                    select(Tag).where(Tag.repository_id == repo.id, Tag.name == reference)
+                ).first()
+                if tag is None:
+                    raise ManifestUnknown({"tag": reference}, f"tag {reference!r} is not in {name}")
+                session.delete(tag)
+                session.commit()
+                return
+            row = self._resolve(session, name, reference)
+            session.execute(
+                delete(Tag).where(
+                    col(Tag.repository_id) == repo.id, col(Tag.manifest_digest) == row.digest
+                )
+            )
+            session.execute(
+                delete(ManifestReference).where(col(ManifestReference.manifest_id) == row.id)
+            )
+            session.delete(row)
+            session.commit()

@@ -1,0 +1,66 @@
+"""Settings, read once from the environment (``HUB_*``); no I/O at import time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+AUTH_MODES = ("required", "none")
+
+
+class ConfigError(Exception):
+    """A setting is wrong; the message names the setting and the valid choices."""
+
+
+def _bool(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{name}={raw!r} is not a boolean; use true or false")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///./data/hub.db"
+    storage_url: str = "file://./data/blobs"
+    s3_endpoint_url: str | None = None
+    s3_redirect: bool = False
+    s3_region: str = "us-east-1"
+    base_url: str = "http://127.0.0.1:5000"
+    secret_key: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
+    auth: str = "required"
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    # Uploads untouched this long are abandoned; `wasm-hub gc` removes them.
+    upload_ttl_seconds: int = 24 * 3600
+
+    def __post_init__(self) -> None:
+        if self.auth not in AUTH_MODES:
+            raise ConfigError(f"HUB_AUTH={self.auth!r} is not valid; choose one of {AUTH_MODES}")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        kwargs: dict[str, object] = {}
+        plain = {
+            "HUB_DATABASE_URL": "database_url",
+            "HUB_STORAGE_URL": "storage_url",
+            "HUB_S3_ENDPOINT_URL": "s3_endpoint_url",
+            "HUB_S3_REGION": "s3_region",
+            "HUB_BASE_URL": "base_url",
+            "HUB_SECRET_KEY": "secret_key",
+            "HUB_AUTH": "auth",
+        }
+        for var, attr in plain.items():
+            if env.get(var):
+                kwargs[attr] = env[var]
+        if "HUB_S3_REDIRECT" in env:
+            kwargs["s3_redirect"] = _bool("HUB_S3_REDIRECT", env["HUB_S3_REDIRECT"])
+        if env.get("HUB_MAX_MANIFEST_BYTES"):
+            kwargs["max_manifest_bytes"] = int(env["HUB_MAX_MANIFEST_BYTES"])
+        if "base_url" in kwargs:
+            kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
+        return cls(**kwargs)  # type: ignore[arg-type]

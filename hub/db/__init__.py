@@ -1,0 +1,1 @@
+"""Metadata database: SQLModel tables and the engine."""

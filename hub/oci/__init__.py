@@ -1,0 +1,1 @@
+"""Pure OCI data: digests, names, manifests. No I/O."""

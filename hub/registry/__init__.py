@@ -1,0 +1,1 @@
+"""The /v2 OCI distribution API: thin handlers over hub.artifacts."""

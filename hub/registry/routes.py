@@ -1,0 +1,130 @@
+"""Dispatch for /v2. Repository names hold slashes, so routes are matched the way distribution
+does it: by the suffix after the name (spec: "Endpoints" table)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from hub.oci.errors import NameInvalid, RegistryError, Unsupported
+from hub.oci.reference import valid_name
+from hub.registry import blobs, listing, manifests, uploads
+from hub.registry.errors import API_VERSION, render
+from hub.registry.streams import in_thread
+from hub.services import services
+from hub.storage import StorageError
+
+log = logging.getLogger("hub.registry")
+
+Handler = Callable[..., Awaitable[Response]]
+_NAME = r"(?P<name>.+?)"
+ROUTES: list[tuple[re.Pattern[str], dict[str, Handler]]] = [
+    (
+        re.compile(rf"^{_NAME}/manifests/(?P<reference>[^/]+)$"),
+        {
+            "GET": manifests.get_manifest,
+            "HEAD": manifests.get_manifest,
+            "PUT": manifests.put_manifest,
+            "DELETE": manifests.delete_manifest,
+        },
+    ),
+    (
+        re.compile(rf"^{_NAME}/blobs/uploads/?$"),
+        {"POST": uploads.start_upload},
+    ),
+    (
+        re.compile(rf"^{_NAME}/blobs/uploads/(?P<upload_id>[^/]+)$"),
+        {
+            "GET": uploads.upload_status,
+            "PATCH": uploads.patch_upload,
+            "PUT": uploads.finish_upload,
+            "DELETE": uploads.cancel_upload,
+        },
+    ),
+    (
+        re.compile(rf"^{_NAME}/blobs/(?P<digest>[^/]+)$"),
+        {"GET": blobs.get_blob, "HEAD": blobs.get_blob, "DELETE": blobs.delete_blob},
+    ),
+    (re.compile(rf"^{_NAME}/tags/list$"), {"GET": listing.tags_list}),
+    (re.compile(rf"^{_NAME}/referrers/(?P<digest>[^/]+)$"), {"GET": listing.referrers}),
+]
+
+
+class NotFound(RegistryError):
+    code, status, message = "NOT_FOUND", 404, "no such endpoint"
+
+
+class MethodNotAllowed(Unsupported):
+    status = 405
+
+
+class StorageUnavailable(RegistryError):
+    code, status, message = "UNAVAILABLE", 503, "storage backend unavailable"
+
+
+async def _authenticate(request: Request) -> None:
+    access = services(request).access
+    if not access.open:
+        request.state.identity = await in_thread(
+            access.authenticate, request.headers.get("authorization")
+        )
+
+
+async def base(request: Request) -> Response:
+    try:
+        await _authenticate(request)
+    except RegistryError as exc:
+        return render(exc, request.method == "HEAD")
+    return JSONResponse({}, headers=API_VERSION)
+
+
+async def dispatch(request: Request) -> Response:
+    path: str = request.path_params["path"]
+    head = request.method == "HEAD"
+    try:
+        await _authenticate(request)
+        if path == "_catalog":
+            if request.method != "GET":
+                raise Unsupported(None, f"{request.method} is not allowed on /v2/_catalog")
+            return await listing.catalog(request)
+        for pattern, methods in ROUTES:
+            match = pattern.match(path)
+            if match is None:
+                continue
+            params = match.groupdict()
+            if not valid_name(params["name"]):
+                raise NameInvalid(
+                    {"name": params["name"]},
+                    f"repository name {params['name']!r} must be lower-case path components "
+                    "of [a-z0-9] joined by . _ __ - and /",
+                )
+            handler = methods.get(request.method)
+            if handler is None:
+                raise MethodNotAllowed(
+                    {"method": request.method},
+                    f"{request.method} is not allowed here; use {', '.join(methods)}",
+                    headers={"Allow": ", ".join(methods)},
+                )
+            return await handler(request, **params)
+        raise NotFound({"path": f"/v2/{path}"}, f"/v2/{path} is not a registry endpoint")
+    except RegistryError as exc:
+        return render(exc, head)
+    except StorageError:
+        log.exception("storage failure on %s /v2/%s", request.method, path)
+        return render(StorageUnavailable(None, "storage backend failure; try again"), head)
+
+
+routes = [
+    Route("/v2/", base, methods=["GET", "HEAD"]),
+    Route("/v2", base, methods=["GET", "HEAD"]),
+    Route(
+        "/v2/{path:path}",
+        dispatch,
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    ),
+]

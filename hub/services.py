@@ -1,0 +1,46 @@
+"""The service container the app's lifespan builds once and handlers read from app.state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from starlette.requests import Request
+
+from hub.artifacts.blobs import BlobService
+from hub.artifacts.catalog import CatalogService
+from hub.artifacts.manifests import ManifestService
+from hub.artifacts.uploads import UploadService
+from hub.auth.access import AccessService
+from hub.config import Settings
+from hub.storage import Storage
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: Engine
+    storage: Storage
+    blobs: BlobService
+    uploads: UploadService
+    manifests: ManifestService
+    catalog: CatalogService
+    access: AccessService
+
+    @classmethod
+    def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
+        return cls(
+            settings=settings,
+            engine=engine,
+            storage=storage,
+            blobs=BlobService(engine, storage),
+            uploads=UploadService(engine, storage),
+            manifests=ManifestService(engine, storage, settings.max_manifest_bytes),
+            catalog=CatalogService(engine),
+            access=AccessService(engine, settings),
+        )
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found

@@ -1,0 +1,259 @@
+"""S3-compatible storage through boto3 (``s3://bucket/prefix``).
+
+Uploads spool to local temporary files, never memory, and go up as one PUT when they fit in a
+part, else as a multipart upload. The part size (128 MiB) makes S3's 10,000-part ceiling cover
+1.25 TiB, so a blob never meets the 5 GiB single-PUT limit. With ``redirect=True`` readers are
+sent to presigned URLs and the bytes bypass the hub.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from hub.storage.base import CHUNK, BlobNotFound, StorageError
+
+PART_SIZE = 128 * 1024 * 1024
+MIN_PART_SIZE = 5 * 1024 * 1024  # S3: every part but the last is at least 5 MiB
+_MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+def _missing(exc: ClientError) -> bool:
+    return str(exc.response.get("Error", {}).get("Code")) in _MISSING
+
+
+class S3Storage:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str = "",
+        *,
+        endpoint_url: str | None = None,
+        region: str = "us-east-1",
+        redirect: bool = False,
+        part_size: int = PART_SIZE,
+        client: Any = None,
+    ) -> None:
+        if part_size < MIN_PART_SIZE:
+            raise ValueError(f"part_size must be at least {MIN_PART_SIZE} (S3 minimum)")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+        self.redirect = redirect
+        self.part_size = part_size
+        self.client = client or boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            region_name=region,
+            config=Config(
+                # S3-compatible servers differ in what they accept; path style and checksums
+                # only where the API requires them work with all of them.
+                s3={"addressing_style": "path"},
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                retries={"max_attempts": 5, "mode": "standard"},
+            ),
+        )
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def _fail(self, op: str, key: str, exc: Exception) -> StorageError:
+        return StorageError(f"s3 {op} {self.bucket}/{self._key(key)} failed: {exc}")
+
+    def _spool(self, chunks: Iterator[bytes], pending: bytearray) -> tuple[IO[bytes], int, bool]:
+        """Fill one part-sized spool file; return it, its size and whether input is exhausted."""
+        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+        size = 0
+        if pending:
+            spool.write(pending)
+            size = len(pending)
+            pending.clear()
+        for chunk in chunks:
+            room = self.part_size - size
+            if len(chunk) > room:
+                spool.write(chunk[:room])
+                pending.extend(chunk[room:])
+                size += room
+                spool.seek(0)
+                return spool, size, False
+            spool.write(chunk)
+            size += len(chunk)
+            if size == self.part_size:
+                spool.seek(0)
+                return spool, size, False
+        spool.seek(0)
+        return spool, size, True
+
+    def write(
+        self,
+        key: str,
+        chunks: Iterable[bytes],
+        before_commit: Callable[[int], None] | None = None,
+    ) -> int:
+        source = iter(chunks)
+        pending = bytearray()
+        spool, size, done = self._spool(source, pending)
+        if done and not pending:
+            with spool:
+                if before_commit is not None:
+                    before_commit(size)
+                try:
+                    self.client.put_object(
+                        Bucket=self.bucket, Key=self._key(key), Body=spool, ContentLength=size
+                    )
+                except (ClientError, BotoCoreError) as exc:
+                    raise self._fail("put", key, exc) from None
+            return size
+        return self._multipart(key, source, pending, spool, size, before_commit)
+
+    def _multipart(
+        self,
+        key: str,
+        source: Iterator[bytes],
+        pending: bytearray,
+        spool: IO[bytes],
+        size: int,
+        before_commit: Callable[[int], None] | None,
+    ) -> int:
+        try:
+            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self._key(key))[
+                "UploadId"
+            ]
+        except (ClientError, BotoCoreError) as exc:
+            spool.close()
+            raise self._fail("create multipart", key, exc) from None
+        parts: list[dict[str, Any]] = []
+        total = 0
+        try:
+            while True:
+                with spool:
+                    if size:
+                        response = self.client.upload_part(
+                            Bucket=self.bucket, Key=self._key(key), UploadId=upload_id,
+                            PartNumber=len(parts) + 1, Body=spool, ContentLength=size,
+                        )
+                        parts.append({"PartNumber": len(parts) + 1, "ETag": response["ETag"]})
+                        total += size
+                if not pending and size < self.part_size:
+                    break
+                spool, size, done = self._spool(source, pending)
+                if done and not pending and size == 0:
+                    spool.close()
+                    break
+            if before_commit is not None:
+                before_commit(total)
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket, Key=self._key(key), UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException as exc:
+            try:
+                self.client.abort_multipart_upload(
+                    Bucket=self.bucket, Key=self._key(key), UploadId=upload_id
+                )
+            except (ClientError, BotoCoreError):
+                pass  # the bucket's lifecycle rule for incomplete uploads cleans up
+            if isinstance(exc, (ClientError, BotoCoreError)):
+                raise self._fail("multipart upload", key, exc) from None
+            raise
+        return total
+
+    def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        if offset or length is not None:
+            if length == 0:
+                return iter(())
+            end = "" if length is None else str(offset + length - 1)
+            kwargs["Range"] = f"bytes={offset}-{end}"
+        try:
+            body = self.client.get_object(**kwargs)["Body"]
+        except ClientError as exc:
+            if _missing(exc):
+                raise BlobNotFound(key) from None
+            raise self._fail("get", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail("get", key, exc) from None
+
+        def chunks() -> Iterator[bytes]:
+            try:
+                yield from body.iter_chunks(CHUNK)
+            finally:
+                body.close()
+
+        return chunks()
+
+    def size(self, key: str) -> int:
+        try:
+            head = self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+            return int(head["ContentLength"])
+        except ClientError as exc:
+            if _missing(exc):
+                raise BlobNotFound(key) from None
+            raise self._fail("head", key, exc) from None
+        except BotoCoreError as exc:
+            raise self._fail("head", key, exc) from None
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.size(key)
+        except BlobNotFound:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=self._key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("delete", key, exc) from None
+
+    def _list(self, prefix: str) -> Iterator[str]:
+        paginator = self.client.get_paginator("list_objects_v2")
+        try:
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=self._key(prefix)):
+                for item in page.get("Contents", []):
+                    yield item["Key"][len(self.prefix) :]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("list", prefix, exc) from None
+
+    def delete_prefix(self, prefix: str) -> None:
+        batch: list[dict[str, str]] = []
+        for key in self._list(prefix):
+            batch.append({"Key": self._key(key)})
+            if len(batch) == 1000:  # DeleteObjects takes at most 1,000 keys
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, batch: list[dict[str, str]]) -> None:
+        try:
+            self.client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("delete batch", batch[0]["Key"], exc) from None
+
+    def list_prefix(self, prefix: str) -> Iterator[str]:
+        return iter(sorted(self._list(prefix)))
+
+    def redirect_url(self, key: str, expires_in: int = 300) -> str | None:
+        if not self.redirect:
+            return None
+        url: str = self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.bucket, "Key": self._key(key)},
+            ExpiresIn=expires_in,
+        )
+        return url
+
+    def check(self) -> None:
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageError(
+                f"HUB_STORAGE_URL: bucket {self.bucket!r} is not reachable "
+                f"(check HUB_S3_ENDPOINT_URL and the AWS_* credentials): {exc}"
+            ) from None

@@ -1,0 +1,45 @@
+"""Shared fixtures: live servers on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.postgres import fresh_database
+from tests.support.server import HubServer
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    with fresh_database() as url:
+        yield url
+
+
+def migrate(env: dict[str, str], workdir: Path) -> None:
+    import os
+
+    subprocess.run(
+        [sys.executable, "-m", "hub", "migrate"],
+        env={**os.environ, **env},
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+    )
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql"])
+def live_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[HubServer]:
+    """A `wasm-hub serve` with HUB_AUTH=none, once per database backend."""
+    workdir = tmp_path_factory.mktemp(f"hub-{request.param}")
+    env: dict[str, str] = {}
+    if request.param == "postgresql":
+        env["HUB_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+        migrate(env, workdir)
+    with HubServer(workdir, env) as server:
+        yield server
