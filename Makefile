@@ -22,7 +22,7 @@ services:
 	./scripts/test-deps.sh
 
 lint: $(BIN)/wasm-hub
-	$(BIN)/ruff check hub tests benchmarks
+	$(BIN)/ruff check .
 	$(BIN)/mypy
 
 test: $(BIN)/wasm-hub services lint

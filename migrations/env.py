@@ -1,9 +1,9 @@
 """Alembic environment: the engine comes from hub.db.migrate (never from a URL in a file)."""
 
 from alembic import context
+from sqlmodel import SQLModel
 
 from hub.db import models  # noqa: F401 - registers the tables on SQLModel.metadata
-from sqlmodel import SQLModel
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
