@@ -76,7 +76,8 @@ def test_chunked_upload_in_order_and_out_of_order(client: httpx.Client, repo: st
     data = secrets.token_bytes(3000)
     loc = client.post(f"/v2/{repo}/blobs/uploads/").headers["location"]
     r = client.patch(
-        loc, content=data[:1000],
+        loc,
+        content=data[:1000],
         headers={"Content-Range": "0-999", "Content-Type": "application/octet-stream"},
     )
     assert r.status_code == 202 and r.headers["range"] == "0-999"
@@ -133,7 +134,8 @@ def test_manifest_with_unknown_blob_is_refused(client: httpx.Client, repo: str) 
     cd = push_blob(client, repo, config)
     raw = image_manifest(cd, 2, [(digest(b"never pushed"), 12)])
     r = client.put(
-        f"/v2/{repo}/manifests/v1", content=raw,
+        f"/v2/{repo}/manifests/v1",
+        content=raw,
         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
     )
     assert r.status_code == 400
@@ -145,10 +147,18 @@ def test_manifest_with_unknown_blob_is_refused(client: httpx.Client, repo: str) 
     ("body", "content_type", "status", "code"),
     [
         (b"{not json", "application/vnd.oci.image.manifest.v1+json", 400, "MANIFEST_INVALID"),
-        (b'{"schemaVersion": 1}', "application/vnd.oci.image.manifest.v1+json", 400,
-         "MANIFEST_INVALID"),
-        (b'{"schemaVersion": 2, "config": {}}', "application/vnd.oci.image.manifest.v1+json",
-         400, "MANIFEST_INVALID"),
+        (
+            b'{"schemaVersion": 1}',
+            "application/vnd.oci.image.manifest.v1+json",
+            400,
+            "MANIFEST_INVALID",
+        ),
+        (
+            b'{"schemaVersion": 2, "config": {}}',
+            "application/vnd.oci.image.manifest.v1+json",
+            400,
+            "MANIFEST_INVALID",
+        ),
         (b'{"schemaVersion": 2}', "application/vnd.example.unknown+json", 415, "UNSUPPORTED"),
     ],
 )
@@ -164,7 +174,8 @@ def test_malformed_manifests(
 def test_manifest_over_4_mib_is_refused(client: httpx.Client, repo: str) -> None:
     body = b'{"schemaVersion":2,"pad":"' + b"x" * (4 * 1024 * 1024) + b'"}'
     r = client.put(
-        f"/v2/{repo}/manifests/big", content=body,
+        f"/v2/{repo}/manifests/big",
+        content=body,
         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
     )
     assert r.status_code == 413
@@ -189,7 +200,8 @@ def test_catalog_pagination(client: httpx.Client) -> None:
         push_blob(client, name, b"x")
         cd = push_blob(client, name, b"{}")
         r = client.put(
-            f"/v2/{name}/manifests/t", content=image_manifest(cd, 2, []),
+            f"/v2/{name}/manifests/t",
+            content=image_manifest(cd, 2, []),
             headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
         )
         assert r.status_code == 201
@@ -197,4 +209,110 @@ def test_catalog_pagination(client: httpx.Client) -> None:
     assert everything == sorted(everything) and set(names) <= set(everything)
     first = client.get("/v2/_catalog", params={"n": 1, "last": names[0]})
     assert first.json()["repositories"] == [names[1]]
-    assert "rel=\"next\"" in first.headers["link"]
+    assert 'rel="next"' in first.headers["link"]
+
+
+def push_image(client: httpx.Client, repo: str, ref: str, **extra: object) -> tuple[str, bytes]:
+    config = b"{}"
+    cd = push_blob(client, repo, config)
+    body = json.loads(image_manifest(cd, len(config), []))
+    body.update(extra)
+    raw = json.dumps(body).encode()
+    r = client.put(
+        f"/v2/{repo}/manifests/{ref}",
+        content=raw,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert r.status_code == 201, r.text
+    return r.headers["docker-content-digest"], raw
+
+
+def test_sha512_blob_and_manifest(client: httpx.Client, repo: str) -> None:
+    data = secrets.token_bytes(500)
+    d512 = "sha512:" + hashlib.sha512(data).hexdigest()
+    r = client.post(f"/v2/{repo}/blobs/uploads/", params={"digest": d512}, content=data)
+    assert r.status_code == 201 and r.headers["docker-content-digest"] == d512
+    assert client.get(f"/v2/{repo}/blobs/{d512}").content == data
+    _, raw = push_image(client, repo, "base")
+    m512 = "sha512:" + hashlib.sha512(raw).hexdigest()
+    r = client.put(
+        f"/v2/{repo}/manifests/{m512}",
+        content=raw,
+        headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
+    )
+    assert r.status_code == 201 and r.headers["docker-content-digest"] == m512
+    assert client.get(f"/v2/{repo}/manifests/{m512}").content == raw
+
+
+def test_index_requires_its_children(client: httpx.Client, repo: str) -> None:
+    child, raw = push_image(client, repo, "child")
+    index = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": child,
+                "size": len(raw),
+            }
+        ],
+    }
+    ct = {"Content-Type": "application/vnd.oci.image.index.v1+json"}
+    r = client.put(f"/v2/{repo}/manifests/multi", content=json.dumps(index).encode(), headers=ct)
+    assert r.status_code == 201
+    index["manifests"][0]["digest"] = digest(b"missing")  # type: ignore[index]
+    r = client.put(f"/v2/{repo}/manifests/broken", content=json.dumps(index).encode(), headers=ct)
+    assert r.status_code == 400 and r.json()["errors"][0]["code"] == "MANIFEST_BLOB_UNKNOWN"
+
+
+def test_referrers_and_subject(client: httpx.Client, repo: str) -> None:
+    subject, raw = push_image(client, repo, "v1")
+    desc = {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": subject,
+        "size": len(raw),
+    }
+    ref_digest, _ = push_image(
+        client,
+        repo,
+        "sig",
+        subject=desc,
+        artifactType="application/vnd.example.sig",
+        annotations={"org.example": "yes"},
+    )
+    push_image(client, repo, "sbom", subject=desc, artifactType="application/vnd.example.sbom")
+    r = client.get(f"/v2/{repo}/referrers/{subject}")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "application/vnd.oci.image.index.v1+json"
+    assert len(r.json()["manifests"]) == 2
+    r = client.get(
+        f"/v2/{repo}/referrers/{subject}", params={"artifactType": "application/vnd.example.sig"}
+    )
+    assert r.headers["oci-filters-applied"] == "artifactType"
+    [only] = r.json()["manifests"]
+    assert only["digest"] == ref_digest and only["annotations"] == {"org.example": "yes"}
+    none = client.get(f"/v2/{repo}/referrers/{digest(b'nothing')}")
+    assert none.status_code == 200 and none.json()["manifests"] == []
+
+
+def test_delete_tag_then_manifest(client: httpx.Client, repo: str) -> None:
+    d, _ = push_image(client, repo, "v1")
+    push_image(client, repo, "v2")
+    assert client.delete(f"/v2/{repo}/manifests/v1").status_code == 202
+    assert client.get(f"/v2/{repo}/manifests/v1").status_code == 404
+    assert client.get(f"/v2/{repo}/manifests/v2").status_code == 200
+    assert client.delete(f"/v2/{repo}/manifests/{d}").status_code == 202
+    assert client.get(f"/v2/{repo}/manifests/v2").status_code == 404
+    assert client.get(f"/v2/{repo}/tags/list").json()["tags"] == []
+
+
+def test_cross_repository_mount(client: httpx.Client, repo: str) -> None:
+    data = secrets.token_bytes(64)
+    d = push_blob(client, repo, data)
+    other = repo + "-copy"
+    r = client.post(f"/v2/{other}/blobs/uploads/", params={"mount": d, "from": repo})
+    assert r.status_code == 201 and r.headers["docker-content-digest"] == d
+    assert client.get(f"/v2/{other}/blobs/{d}").content == data
+    # a blob the source does not have: fall back to an upload session
+    r = client.post(f"/v2/{other}/blobs/uploads/", params={"mount": digest(b"no"), "from": repo})
+    assert r.status_code == 202 and "location" in r.headers
