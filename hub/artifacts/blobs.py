@@ -90,14 +90,19 @@ class BlobService:
             session.delete(row)
             session.commit()
 
-    def mount(self, name: str, source: str, digest: Digest) -> BlobInfo | None:
-        """Cross-repository mount: link a blob the source repository has. None: fall back to
-        an upload (spec: "Mounting a blob from another repository")."""
+    def mount(self, name: str, source: str | None, digest: Digest) -> BlobInfo | None:
+        """Cross-repository mount: link a blob the source repository has. Without a source,
+        any repository holding the blob will do (the spec's optional "automatic content
+        discovery", as zot does). None: fall back to an upload (spec: "Mounting a blob from
+        another repository")."""
         with Session(self.engine) as session:
-            src = repositories.find(session, source)
-            if src is None or src.id is None:
-                return None
-            if str(digest) not in linked(session, src.id, [str(digest)]):
+            query = select(RepositoryBlob).where(RepositoryBlob.digest == str(digest))
+            if source is not None:
+                src = repositories.find(session, source)
+                if src is None:
+                    return None
+                query = query.where(RepositoryBlob.repository_id == src.id)
+            if session.exec(query).first() is None:
                 return None
             blob = session.get(Blob, str(digest))
             if blob is None or not self.storage.exists(blob_key(digest)):

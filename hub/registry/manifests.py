@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.oci.digest import is_digest
-from hub.oci.errors import ManifestInvalid, ManifestTooLarge
+from hub.oci.errors import ManifestInvalid, ManifestTooLarge, ManifestUnknown
 from hub.oci.reference import valid_tag
 from hub.registry.blobs import parse_digest
 from hub.registry.errors import API_VERSION
@@ -46,8 +46,16 @@ async def put_manifest(request: Request, name: str, reference: str) -> Response:
     return Response(status_code=201, headers=headers)
 
 
-async def get_manifest(request: Request, name: str, reference: str) -> Response:
+def _check_lookup(reference: str) -> None:
+    # A reference off the tag grammar can name nothing stored: that is "unknown" (404), as the
+    # conformance suite's pull of ".INVALID_MANIFEST_NAME" expects, not a malformed request.
+    if not is_digest(reference) and not valid_tag(reference):
+        raise ManifestUnknown({"tag": reference}, f"no manifest is tagged {reference!r}")
     _check_reference(reference)
+
+
+async def get_manifest(request: Request, name: str, reference: str) -> Response:
+    _check_lookup(reference)
     stored = await in_thread(services(request).manifests.get, name, reference)
     headers = {
         **API_VERSION,
@@ -62,6 +70,6 @@ async def get_manifest(request: Request, name: str, reference: str) -> Response:
 
 
 async def delete_manifest(request: Request, name: str, reference: str) -> Response:
-    _check_reference(reference)
+    _check_lookup(reference)
     await in_thread(services(request).manifests.delete, name, reference)
     return Response(status_code=202, headers=API_VERSION)

@@ -43,11 +43,10 @@ async def start_upload(request: Request, name: str) -> Response:
     query = request.query_params
     if "mount" in query:
         digest = parse_digest(query["mount"])
-        source = query.get("from")
-        if source:
-            mounted = await in_thread(svc.blobs.mount, name, source, digest)
-            if mounted is not None:
-                return _created(name, mounted)
+        source = query.get("from") or None
+        mounted = await in_thread(svc.blobs.mount, name, source, digest)
+        if mounted is not None:
+            return _created(name, mounted)
         # spec: a registry that cannot mount answers 202 with an upload session instead.
     upload = await in_thread(svc.uploads.start, name)
     if "digest" in query and "mount" not in query:

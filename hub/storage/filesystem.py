@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -51,7 +52,9 @@ class FilesystemStorage:
     def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         try:
             fh = open(self._path(key), "rb")  # noqa: SIM115 - closed by the generator
-        except FileNotFoundError:
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            # A folder of keys ("a" when "a/b" exists) or a path through an object ("a/b/c")
+            # is no object either: exists() says False, so read() must say BlobNotFound.
             raise BlobNotFound(key) from None
 
         def chunks() -> Iterator[bytes]:
@@ -71,21 +74,29 @@ class FilesystemStorage:
 
     def size(self, key: str) -> int:
         try:
-            return self._path(key).stat().st_size
-        except FileNotFoundError:
+            st = self._path(key).stat()
+        except (FileNotFoundError, NotADirectoryError):
             raise BlobNotFound(key) from None
+        if not stat.S_ISREG(st.st_mode):  # a folder's st_size is not an object's size
+            raise BlobNotFound(key)
+        return st.st_size
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
 
     def delete(self, key: str) -> None:
-        self._path(key).unlink(missing_ok=True)
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except (IsADirectoryError, NotADirectoryError):
+            pass  # no object at that key (a folder, or a path through an object): not an error
 
     def delete_prefix(self, prefix: str) -> None:
         path = self._path(prefix.rstrip("/"))
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
-        else:
+        elif not prefix.endswith("/"):
+            # An object named like a folder prefix ("a/2" for "a/2/") does not start with it
+            # and must stay, as in the other backends; only a bare prefix matches it.
             path.unlink(missing_ok=True)
 
     def list_prefix(self, prefix: str) -> Iterator[str]:

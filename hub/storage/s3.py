@@ -23,8 +23,12 @@ MIN_PART_SIZE = 5 * 1024 * 1024  # S3: every part but the last is at least 5 MiB
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code"))
+
+
 def _missing(exc: ClientError) -> bool:
-    return str(exc.response.get("Error", {}).get("Code")) in _MISSING
+    return _code(exc) in _MISSING
 
 
 class S3Storage:
@@ -70,9 +74,16 @@ class S3Storage:
         spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
         size = 0
         if pending:
-            spool.write(pending)
-            size = len(pending)
-            pending.clear()
+            # A chunk bigger than the room left in a part can leave more than a whole part
+            # pending; take one part of it at most, else the part outgrows part_size, ``room``
+            # below goes negative and the byte count sent (and returned) stops matching the
+            # bytes spooled.
+            size = min(len(pending), self.part_size)
+            spool.write(pending[:size])
+            del pending[:size]
+            if pending or size == self.part_size:
+                spool.seek(0)
+                return spool, size, False
         for chunk in chunks:
             room = self.part_size - size
             if len(chunk) > room:
@@ -167,6 +178,8 @@ class S3Storage:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
         if offset or length is not None:
             if length == 0:
+                # No GET to make, but a missing key must still raise BlobNotFound (contract).
+                self.size(key)
                 return iter(())
             end = "" if length is None else str(offset + length - 1)
             kwargs["Range"] = f"bytes={offset}-{end}"
@@ -175,6 +188,10 @@ class S3Storage:
         except ClientError as exc:
             if _missing(exc):
                 raise BlobNotFound(key) from None
+            if "Range" in kwargs and _code(exc) == "InvalidRange":
+                # S3 answers 416 for a range starting at or past the end (and for any range of
+                # an empty object); the other backends yield nothing there, so do the same.
+                return iter(())
             raise self._fail("get", key, exc) from None
         except BotoCoreError as exc:
             raise self._fail("get", key, exc) from None

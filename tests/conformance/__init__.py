@@ -1,0 +1,1 @@
+"""Python port of the OCI distribution-spec conformance suite (see README.md)."""
