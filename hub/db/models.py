@@ -16,11 +16,32 @@ def _ts() -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
 
+class Namespace(SQLModel, table=True):
+    """The first path component of a repository name: a user's or an organisation's space
+    (Harbor's "project", which wasme lists)."""
+
+    __tablename__ = "namespaces"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=255, unique=True, index=True)
+    public: bool = Field(default=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
 class Repository(SQLModel, table=True):
     __tablename__ = "repositories"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=255, unique=True, index=True)
+    namespace_id: int | None = Field(default=None, foreign_key="namespaces.id", index=True)
+    # Catalog metadata: from image annotations on push, or set through the API.
+    description: str = Field(default="", max_length=1024)
+    readme: str = Field(default="")
+    keywords: str = Field(default="", max_length=1024)  # comma-separated, lower-case
+    source_url: str = Field(default="", max_length=1024)
+    licenses: str = Field(default="", max_length=255)
+    stars: int = Field(default=0)
+    pulls: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
 class Blob(SQLModel, table=True):
@@ -56,6 +77,25 @@ class Manifest(SQLModel, table=True):
     subject_digest: str | None = Field(default=None, max_length=200)
     # JSON text of the manifest's annotations, kept for the referrers listing.
     annotations: str = Field(default="{}")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class WasmModule(SQLModel, table=True):
+    """What the hub learnt of the Wasm module a manifest carries. Keyed by manifest digest:
+    content-addressed, so the facts hold in every repository that has the manifest."""
+
+    __tablename__ = "wasm_modules"
+    manifest_digest: str = Field(primary_key=True, max_length=200)
+    variant: str = Field(max_length=32, index=True)  # wasme-oci | compat | cncf | wasm-to-oci
+    layer_digest: str = Field(max_length=200)  # the blob holding the module (or its tar.gz)
+    module_sha256: str = Field(max_length=64)  # sha256 hex of the .wasm bytes themselves
+    module_size: int = Field(sa_column=Column(BigInteger, nullable=False))
+    abi_versions: str = Field(default="", max_length=512)  # comma-separated
+    root_ids: str = Field(default="", max_length=1024)  # comma-separated
+    runtime_type: str = Field(default="", max_length=64)
+    toolchain: str = Field(default="", max_length=255)
+    # JSON: exports, imports, memory, producers, custom sections (hub.wasm.inspect facts)
+    facts: str = Field(default="{}")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
