@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from hub.api.errors import ApiError
+from hub.api.routes import routes as api_routes
 from hub.config import Settings
 from hub.db.engine import check_reachable, make_engine
 from hub.db.migrate import pending
@@ -56,7 +58,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             app.state.services.engine.dispose()
 
+    async def api_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return exc.response()
+
     return Starlette(
-        routes=[Route("/healthz", health), *registry_routes],
+        routes=[Route("/healthz", health), *registry_routes, *api_routes],
         lifespan=lifespan,
+        exception_handlers={ApiError: api_error},
     )
