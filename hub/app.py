@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio.to_thread
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -43,6 +45,15 @@ def build_services(settings: Settings) -> Services:
     return Services.build(settings, engine, storage)
 
 
+async def _flush_pulls(services: Services) -> None:
+    while True:
+        await asyncio.sleep(services.settings.pull_flush_seconds)
+        try:
+            await anyio.to_thread.run_sync(services.pulls.flush)
+        except Exception:  # a failed flush must not end the loop; counts are best effort
+            log.exception("could not record pull counts")
+
+
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
@@ -52,11 +63,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        app.state.services = services or build_services(settings)
+        app.state.services = built = services or build_services(settings)
+        flusher = asyncio.create_task(_flush_pulls(built))
         try:
             yield
         finally:
-            app.state.services.engine.dispose()
+            flusher.cancel()
+            await anyio.to_thread.run_sync(built.pulls.flush)
+            built.engine.dispose()
 
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)

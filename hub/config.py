@@ -36,6 +36,8 @@ class Settings:
     max_manifest_bytes: int = 4 * 1024 * 1024
     # Uploads untouched this long are abandoned; `wasm-hub gc` removes them.
     upload_ttl_seconds: int = 24 * 3600
+    # How often batched pull counts are written (hub.artifacts.pulls).
+    pull_flush_seconds: float = 5.0
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -61,6 +63,8 @@ class Settings:
             kwargs["s3_redirect"] = _bool("HUB_S3_REDIRECT", env["HUB_S3_REDIRECT"])
         if env.get("HUB_MAX_MANIFEST_BYTES"):
             kwargs["max_manifest_bytes"] = int(env["HUB_MAX_MANIFEST_BYTES"])
+        if env.get("HUB_PULL_FLUSH_SECONDS"):
+            kwargs["pull_flush_seconds"] = float(env["HUB_PULL_FLUSH_SECONDS"])
         if "base_url" in kwargs:
             kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
         return cls(**kwargs)  # type: ignore[arg-type]

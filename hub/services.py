@@ -9,7 +9,9 @@ from starlette.requests import Request
 
 from hub.artifacts.blobs import BlobService
 from hub.artifacts.catalog import CatalogService
+from hub.artifacts.details import DetailsService
 from hub.artifacts.manifests import ManifestService
+from hub.artifacts.pulls import PullCounter
 from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
 from hub.config import Settings
@@ -26,6 +28,8 @@ class Services:
     manifests: ManifestService
     catalog: CatalogService
     access: AccessService
+    details: DetailsService
+    pulls: PullCounter
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
@@ -38,6 +42,8 @@ class Services:
             manifests=ManifestService(engine, storage, settings.max_manifest_bytes),
             catalog=CatalogService(engine),
             access=AccessService(engine, settings),
+            details=DetailsService(engine),
+            pulls=PullCounter(engine),
         )
 
 

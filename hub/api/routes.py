@@ -4,4 +4,6 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-routes: list[BaseRoute] = []
+from hub.api import harbor_v1, v1
+
+routes: list[BaseRoute] = [*v1.routes, *harbor_v1.routes]

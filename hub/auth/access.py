@@ -81,3 +81,7 @@ class AccessService:
                 self._cache.clear()
             self._cache[cache_key] = (user.username, now + CACHE_SECONDS)
         return Identity(user.username)
+
+    def user(self, username: str) -> User | None:
+        with Session(self.engine) as session:
+            return session.exec(select(User).where(User.username == username)).first()

@@ -56,7 +56,10 @@ def _check_lookup(reference: str) -> None:
 
 async def get_manifest(request: Request, name: str, reference: str) -> Response:
     _check_lookup(reference)
-    stored = await in_thread(services(request).manifests.get, name, reference)
+    svc = services(request)
+    stored = await in_thread(svc.manifests.get, name, reference)
+    if request.method == "GET":
+        svc.pulls.count(name)  # Harbor and Docker Hub count manifest GETs as pulls
     headers = {
         **API_VERSION,
         "Docker-Content-Digest": str(stored.digest),

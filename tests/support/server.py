@@ -35,6 +35,7 @@ class HubServer:
             "HUB_BASE_URL": self.url,
             "HUB_DATABASE_URL": f"sqlite:///{workdir}/hub.db",
             "HUB_STORAGE_URL": f"file://{workdir}/blobs",
+            "HUB_PULL_FLUSH_SECONDS": "0.2",
             **env,
         }
         self.workers = workers

@@ -1,0 +1,43 @@
+"""Small helpers shared by the JSON API handlers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from starlette.requests import Request
+
+from hub.api.errors import BadRequest, Unauthorized
+from hub.auth.access import Identity
+from hub.oci.errors import Unauthorized as RegistryUnauthorized
+from hub.registry.streams import in_thread
+from hub.services import services
+
+# Go's time.Time cannot unmarshal an empty string; wasme reads these fields, so a missing time
+# is Go's zero time, not null.
+ZERO_TIME = "0001-01-01T00:00:00Z"
+
+
+def rfc3339(value: datetime | None) -> str:
+    if value is None:
+        return ZERO_TIME
+    if value.tzinfo is None:  # SQLite hands back naive datetimes; they were stored as UTC
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not lo <= int(raw) <= hi:
+        raise BadRequest(f"{name} must be an integer from {lo} to {hi}", {name: raw})
+    return int(raw)
+
+
+async def require_user(request: Request) -> Identity:
+    """The caller, when the hub requires authentication; anonymous on an open hub."""
+    access = services(request).access
+    try:
+        return await in_thread(access.authenticate, request.headers.get("authorization"))
+    except RegistryUnauthorized:
+        raise Unauthorized("sign in with a hub user's name and password (HTTP Basic)") from None
