@@ -13,8 +13,7 @@ from hub.storage import StorageError
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
+    from hub import server
     from hub.app import NotMigrated, build_services
     from hub.db.engine import is_sqlite, make_engine
     from hub.db.migrate import pending, upgrade
@@ -30,9 +29,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     except NotMigrated as exc:
         print(f"wasm-hub: {exc}", file=sys.stderr)
         return 2
-    uvicorn.run(
-        "hub.app:create_app",
-        factory=True,
+    server.run(
         host=args.host,
         port=args.port,
         workers=args.workers,

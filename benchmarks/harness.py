@@ -1,0 +1,289 @@
+"""Shared pieces of the benchmarks: starting the hub and the reference registry on 127.0.0.1,
+reading a process tree's memory and CPU from /proc, and describing the machine.
+
+Nothing here talks to any address but 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = Path(__file__).resolve().parent / "results"
+REFERENCE_BINARY = "/usr/bin/docker-registry"
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --- /proc ----------------------------------------------------------------------------------
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every live descendant (via /proc/<pid>/task/<tid>/children)."""
+    seen: list[int] = []
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                with open(f"/proc/{current}/task/{tid}/children") as fh:
+                    stack.extend(int(c) for c in fh.read().split())
+            except OSError:
+                continue
+    return seen
+
+
+def rss_bytes(pid: int) -> int:
+    """VmRSS of one process in bytes; 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_rss(pid: int) -> int:
+    return sum(rss_bytes(p) for p in process_tree(pid))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a live process has used (its own, not its reaped children's)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            raw = fh.read()
+    except OSError:
+        return 0.0
+    fields = raw[raw.rindex(")") + 2 :].split()
+    # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu(pid: int) -> float:
+    return sum(cpu_seconds(p) for p in process_tree(pid))
+
+
+# --- servers ---------------------------------------------------------------------------------
+
+
+class Server:
+    """A registry in a subprocess, answering on http://127.0.0.1:<port>."""
+
+    name = "server"
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = workdir / f"{self.name}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def command(self) -> list[str]:
+        raise NotImplementedError
+
+    def environment(self) -> dict[str, str]:
+        return dict(os.environ)
+
+    def ready(self) -> bool:
+        raise NotImplementedError
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def start(self, timeout: float = 60) -> Server:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(
+                self.command(),
+                env=self.environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=self.workdir,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited at start:\n{self.tail()}")
+            try:
+                if self.ready():
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not answer within {timeout}s:\n{self.tail()}")
+
+    def tail(self, chars: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(15)
+
+    def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def hub_command() -> list[str]:
+    script = Path(sys.executable).parent / "wasm-hub"
+    if script.exists():
+        return [str(script)]
+    found = shutil.which("wasm-hub")
+    return [found] if found else [sys.executable, "-m", "hub"]
+
+
+class Hub(Server):
+    """``wasm-hub serve`` on SQLite and filesystem storage in ``workdir``, HUB_AUTH=none."""
+
+    name = "hub"
+
+    def __init__(self, workdir: Path, workers: int = 2) -> None:
+        super().__init__(workdir)
+        self.workers = workers
+
+    def command(self) -> list[str]:
+        return [
+            *hub_command(),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--workers",
+            str(self.workers),
+            "--log-level",
+            "warning",
+        ]
+
+    def environment(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HUB_AUTH": "none",
+            "HUB_BASE_URL": self.url,
+            "HUB_DATABASE_URL": f"sqlite:///{self.workdir}/hub.db",
+            "HUB_STORAGE_URL": f"file://{self.workdir}/blobs",
+        }
+
+    def ready(self) -> bool:
+        if httpx.get(f"{self.url}/healthz", timeout=1).status_code != 200:
+            return False
+        # With several workers, wait until uvicorn has started all of them.
+        return self.workers <= 1 or len(process_tree(self.pid)) >= self.workers + 1
+
+
+class Reference(Server):
+    """Debian's docker-registry (distribution 2.8) with filesystem storage in ``workdir``."""
+
+    name = "reference"
+
+    def config(self) -> str:
+        return "\n".join(
+            [
+                "version: 0.1",
+                "log:",
+                "  level: warn",
+                "  accesslog:",
+                "    disabled: true",
+                "storage:",
+                "  cache:",
+                "    blobdescriptor: inmemory",
+                "  filesystem:",
+                f"    rootdirectory: {self.workdir}/data",
+                "  delete:",
+                "    enabled: true",
+                "http:",
+                f"  addr: 127.0.0.1:{self.port}",
+                f"  secret: {secrets.token_hex(16)}",
+                "",
+            ]
+        )
+
+    def command(self) -> list[str]:
+        path = self.workdir / "config.yml"
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.config())
+        return [REFERENCE_BINARY, "serve", str(path)]
+
+    def ready(self) -> bool:
+        return httpx.get(f"{self.url}/v2/", timeout=1).status_code == 200
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def today() -> str:
+    return dt.date.today().isoformat()
+
+
+def _run(cmd: list[str]) -> str:
+    try:
+        return subprocess.run(
+            cmd, capture_output=True, text=True, timeout=10, cwd=ROOT
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def environment_info() -> dict[str, object]:
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu_model(),
+        "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+        "python": platform.python_version(),
+        "hub_commit": _run(["git", "rev-parse", "--short", "HEAD"]),
+        "hub_tree_dirty": bool(_run(["git", "status", "--porcelain", "--", "hub"])),
+        "reference": _run([REFERENCE_BINARY, "--version"]),
+        "loadavg_start": [round(x, 2) for x in os.getloadavg()],
+    }
