@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete
@@ -12,7 +14,7 @@ from sqlmodel import Session, col, select
 from hub.artifacts import repositories
 from hub.artifacts.blobs import linked, record
 from hub.db.models import Manifest as ManifestRow
-from hub.db.models import ManifestReference, Tag, utcnow
+from hub.db.models import ManifestReference, Repository, Tag, utcnow
 from hub.oci import manifest as oci_manifest
 from hub.oci.digest import Digest, InvalidDigest, is_digest
 from hub.oci.errors import (
@@ -25,6 +27,35 @@ from hub.oci.errors import (
 )
 from hub.storage import BlobNotFound, Storage
 from hub.storage.paths import blob_key
+
+CACHE_BYTES = 64 * 1024 * 1024
+
+
+class ContentCache:
+    """A small LRU of manifest bytes by digest, bounded in total bytes."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, bytes] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> bytes | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: str, value: bytes) -> None:
+        with self._lock:
+            if key in self._items or len(value) > self.limit:
+                return
+            self._items[key] = value
+            self._size += len(value)
+            while self._size > self.limit:
+                _, dropped = self._items.popitem(last=False)
+                self._size -= len(dropped)
 
 
 @dataclass(frozen=True)
@@ -41,6 +72,8 @@ class ManifestService:
         self.engine = engine
         self.storage = storage
         self.max_bytes = max_bytes
+        # Content by digest never changes, so this cache can never be stale, on any replica.
+        self._cache = ContentCache(CACHE_BYTES)
 
     def _parse(self, raw: bytes, content_type: str) -> oci_manifest.Manifest:
         if len(raw) > self.max_bytes:
@@ -189,14 +222,40 @@ class ManifestService:
             raise ManifestUnknown({"digest": digest}, f"manifest {digest} is not in {name}")
         return row
 
-    def get(self, name: str, reference: str) -> StoredManifest:
+    def _lookup(self, name: str, reference: str) -> ManifestRow:
+        """One round trip for the hot path: repository, tag and manifest joined."""
+        query = select(ManifestRow).join(
+            Repository, col(Repository.id) == col(ManifestRow.repository_id)
+        )
+        if is_digest(reference):
+            query = query.where(col(ManifestRow.digest) == reference)
+        else:
+            query = query.join(
+                Tag,
+                (col(Tag.repository_id) == col(ManifestRow.repository_id))
+                & (col(Tag.manifest_digest) == col(ManifestRow.digest)),
+            ).where(col(Tag.name) == reference)
         with Session(self.engine) as session:
-            row = self._resolve(session, name, reference)
+            row = session.exec(query.where(col(Repository.name) == name)).first()
+            if row is None:
+                # Say precisely what is unknown: the repository, or the manifest in it.
+                repositories.get(session, name)
+                detail = {"digest" if is_digest(reference) else "tag": reference}
+                raise ManifestUnknown(detail, f"manifest {reference!r} is not in {name}")
+            return row
+
+    def get(self, name: str, reference: str) -> StoredManifest:
+        row = self._lookup(name, reference)
         digest = Digest.parse(row.digest)
-        try:
-            content = b"".join(self.storage.read(blob_key(digest)))
-        except BlobNotFound:
-            raise ManifestUnknown({"digest": row.digest}, "manifest content is missing") from None
+        content = self._cache.get(row.digest)
+        if content is None:
+            try:
+                content = b"".join(self.storage.read(blob_key(digest)))
+            except BlobNotFound:
+                raise ManifestUnknown(
+                    {"digest": row.digest}, "manifest content is missing"
+                ) from None
+            self._cache.put(row.digest, content)
         return StoredManifest(digest, row.media_type, row.size, content, row.subject_digest)
 
     def delete(self, name: str, reference: str) -> None:
