@@ -14,6 +14,9 @@ import pytest
 from tests.support.postgres import fresh_database
 from tests.support.server import HubServer
 
+# `real_filter`: a proxy-wasm filter built from source (AssemblyScript, FORMATS.md section 5).
+pytest_plugins = ["tests.support.wasm_build"]
+
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import func
 from sqlmodel import Session, col, select
 
-from hub.db.models import Blob, Manifest, RepositoryBlob, Upload, utcnow
+from hub.db.models import Blob, Manifest, RepositoryBlob, Upload, WasmModule, utcnow
 from hub.oci.digest import Digest
 from hub.storage.paths import blob_key, upload_prefix
 
@@ -48,10 +49,13 @@ def collect(services: Services, dry_run: bool = False, grace: timedelta = GRACE)
                 session.delete(upload)
         linked = select(RepositoryBlob.digest)
         manifests = select(Manifest.digest)
+        # Modules extracted from compat layers are served by their own sha256.
+        modules = select(func.concat("sha256:", col(WasmModule.module_sha256)))
         orphans = session.exec(
             select(Blob).where(
                 col(Blob.digest).not_in(linked),
                 col(Blob.digest).not_in(manifests),
+                col(Blob.digest).not_in(modules),
                 col(Blob.created_at) < utcnow() - grace,
             )
         ).all()

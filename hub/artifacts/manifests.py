@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete
@@ -13,8 +14,9 @@ from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
 from hub.artifacts.blobs import linked, record
+from hub.artifacts.modules import ModuleAnalyzer
 from hub.db.models import Manifest as ManifestRow
-from hub.db.models import ManifestReference, Repository, Tag, utcnow
+from hub.db.models import ManifestReference, Repository, Tag, WasmModule, utcnow
 from hub.oci import manifest as oci_manifest
 from hub.oci.digest import Digest, InvalidDigest, is_digest
 from hub.oci.errors import (
@@ -68,10 +70,19 @@ class StoredManifest:
 
 
 class ManifestService:
-    def __init__(self, engine: Engine, storage: Storage, max_bytes: int) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        storage: Storage,
+        max_bytes: int,
+        on_change: list[Callable[[Session, int], None]] | None = None,
+    ) -> None:
         self.engine = engine
         self.storage = storage
         self.max_bytes = max_bytes
+        self.analyzer = ModuleAnalyzer(storage)
+        # Called with (session, repository id) inside the transaction of every push/delete.
+        self.on_change = on_change or []
         # Content by digest never changes, so this cache can never be stale, on any replica.
         self._cache = ContentCache(CACHE_BYTES)
 
@@ -104,12 +115,21 @@ class ManifestService:
         else:
             digest = Digest.of(raw)
         with Session(self.engine) as session:
+            existing = repositories.find(session, name)
+            self._check_references(session, existing.id if existing else None, parsed)
+        # Read and judge the module before anything is written: a refusal leaves no trace.
+        analysis = self.analyzer.analyze(parsed, digest)
+        if analysis.extracted is not None:
+            extracted = Digest.of(analysis.extracted)
+            self.storage.write(blob_key(extracted), [analysis.extracted])
+        # Bytes first, rows second: a row never points at missing bytes.
+        self.storage.write(blob_key(digest), [raw])
+        with Session(self.engine) as session:
             repo = repositories.ensure(session, name)
             assert repo.id is not None
-            self._check_references(session, repo.id, parsed)
-            # Bytes first, rows second: a row never points at missing bytes.
-            self.storage.write(blob_key(digest), [raw])
             record(session, digest, len(raw))
+            if analysis.extracted is not None:
+                record(session, extracted, len(analysis.extracted))
             row = session.exec(
                 select(ManifestRow).where(
                     ManifestRow.repository_id == repo.id, ManifestRow.digest == str(digest)
@@ -117,23 +137,46 @@ class ManifestService:
             ).first()
             if row is None:
                 row = self._insert(session, repo.id, digest, parsed)
+            if analysis.module is not None and session.get(WasmModule, str(digest)) is None:
+                try:
+                    with session.begin_nested():
+                        session.add(analysis.module)
+                except IntegrityError:
+                    pass  # the same manifest analysed concurrently: same facts
+            for key, value in analysis.metadata.items():
+                setattr(repo, key, value)
+            repo.updated_at = utcnow()
+            session.add(repo)
             if not is_digest(reference):
                 self._tag(session, repo.id, reference, digest)
+            self._changed(session, repo.id)
             session.commit()
         subject = str(parsed.subject.digest) if parsed.subject else None
         return StoredManifest(digest, parsed.media_type, len(raw), raw, subject)
 
+    def _changed(self, session: Session, repository_id: int | None) -> None:
+        """Run the change hooks (e.g. the search index) inside the caller's transaction."""
+        assert repository_id is not None
+        for hook in self.on_change:
+            hook(session, repository_id)
+
     def _check_references(
-        self, session: Session, repository_id: int, parsed: oci_manifest.Manifest
+        self, session: Session, repository_id: int | None, parsed: oci_manifest.Manifest
     ) -> None:
         wanted = [str(d.digest) for d in parsed.blobs]
-        missing = set(wanted) - linked(session, repository_id, wanted)
+        have = linked(session, repository_id, wanted) if repository_id is not None else set()
+        missing = set(wanted) - have
         if missing:
             first = sorted(missing)[0]
             raise ManifestBlobUnknown(
                 {"digest": first}, f"blob {first} is not in this repository; push it first"
             )
         children = [str(d.digest) for d in parsed.manifests]
+        if children and repository_id is None:
+            raise ManifestBlobUnknown(
+                {"digest": children[0]},
+                f"manifest {children[0]} listed in the index is not in this repository",
+            )
         if children:
             known = set(
                 session.exec(
@@ -269,6 +312,7 @@ class ManifestService:
                 if tag is None:
                     raise ManifestUnknown({"tag": reference}, f"tag {reference!r} is not in {name}")
                 session.delete(tag)
+                self._changed(session, repo.id)
                 session.commit()
                 return
             row = self._resolve(session, name, reference)
@@ -281,4 +325,5 @@ class ManifestService:
                 delete(ManifestReference).where(col(ManifestReference.manifest_id) == row.id)
             )
             session.delete(row)
+            self._changed(session, repo.id)
             session.commit()
