@@ -18,6 +18,8 @@ from hub.api.routes import routes as api_routes
 from hub.config import Settings
 from hub.db.engine import check_reachable, make_engine
 from hub.db.migrate import pending
+from hub.oci.errors import RegistryError
+from hub.registry.errors import render
 from hub.registry.routes import routes as registry_routes
 from hub.services import Services
 from hub.storage import open_storage
@@ -76,8 +78,14 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         assert isinstance(exc, ApiError)
         return exc.response()
 
+    async def registry_error(request: Request, exc: Exception) -> JSONResponse:
+        # Access decisions (hub.auth.access) raise the registry's errors; outside /v2 they
+        # render in the same envelope.
+        assert isinstance(exc, RegistryError)
+        return render(exc)
+
     return Starlette(
         routes=[Route("/healthz", health), *registry_routes, *api_routes],
         lifespan=lifespan,
-        exception_handlers={ApiError: api_error},
+        exception_handlers={ApiError: api_error, RegistryError: registry_error},
     )

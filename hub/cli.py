@@ -7,9 +7,13 @@ import getpass
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from hub.config import ConfigError, Settings
 from hub.storage import StorageError
+
+if TYPE_CHECKING:
+    from hub.auth.accounts import AccountService
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -63,33 +67,55 @@ def _cmd_gc(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
-    from sqlmodel import Session, select
-
+def _accounts(settings: Settings) -> AccountService:
     from hub.app import build_services
-    from hub.auth.passwords import hash_password
-    from hub.db.models import User
 
+    return build_services(settings).accounts
+
+
+def _cmd_user_create(args: argparse.Namespace, settings: Settings) -> int:
     password = args.password
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     if not password:
         password = getpass.getpass(f"password for {args.username}: ")
-    services = build_services(settings)
-    with Session(services.engine) as session:
-        if session.exec(select(User).where(User.username == args.username)).first():
-            print(f"wasm-hub: user {args.username!r} already exists", file=sys.stderr)
-            return 1
-        session.add(
-            User(
-                username=args.username,
-                email=args.email,
-                password_hash=hash_password(password),
-                is_admin=args.admin,
-            )
+    from hub.auth.accounts import AccountError
+
+    try:
+        _accounts(settings).create_user(
+            args.username, password=password, email=args.email, admin=args.admin
         )
-        session.commit()
-    print(f"created user {args.username}")
+    except AccountError as exc:
+        print(f"wasm-hub: {exc}", file=sys.stderr)
+        return 1
+    print(f"created user {args.username} with the namespace {args.username}")
+    return 0
+
+
+def _cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.auth.accounts import AccountError, expiry
+
+    try:
+        created = _accounts(settings).create_token(
+            args.user, args.name, args.scope, args.namespace, expiry(args.expires_days), None
+        )
+    except AccountError as exc:
+        print(f"wasm-hub: {exc}", file=sys.stderr)
+        return 1
+    print(f"token {created.token.id} for {args.user} (scopes {created.token.scopes}):")
+    print(created.plaintext)  # the last line: scripts take it with `tail -n1`
+    return 0
+
+
+def _cmd_org_create(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.auth.accounts import AccountError
+
+    try:
+        ns = _accounts(settings).create_org(args.name, args.owner)
+    except AccountError as exc:
+        print(f"wasm-hub: {exc}", file=sys.stderr)
+        return 1
+    print(f"created organisation {ns.name} owned by {args.owner}")
     return 0
 
 
@@ -119,6 +145,26 @@ def parser() -> argparse.ArgumentParser:
     create.add_argument("--password-stdin", action="store_true")
     create.add_argument("--admin", action="store_true")
     create.set_defaults(run=_cmd_user_create)
+    token = sub.add_parser("token", help="manage API tokens").add_subparsers(
+        dest="action", required=True
+    )
+    tcreate = token.add_parser("create", help="create an API token (printed as the last line)")
+    tcreate.add_argument("--user", required=True)
+    tcreate.add_argument("--scope", default="pull", help="comma-separated: pull, push, admin")
+    tcreate.add_argument("--namespace", help="limit the token to one namespace")
+    tcreate.add_argument("--name", default="cli")
+    tcreate.add_argument("--expires-days", type=int)
+    tcreate.set_defaults(run=_cmd_token_create)
+    org = sub.add_parser("org", help="manage organisations").add_subparsers(
+        dest="action", required=True
+    )
+    ocreate = org.add_parser("create", help="create an organisation")
+    ocreate.add_argument("name")
+    ocreate.add_argument("--owner", required=True)
+    ocreate.set_defaults(run=_cmd_org_create)
+    from hub.deploy.cli import add_parser as add_deploy_parser
+
+    add_deploy_parser(sub)  # wasm-hub deploy: the deploy endpoint's output (hub.deploy)
     return p
 
 

@@ -14,7 +14,9 @@ from hub.artifacts.manifests import ManifestService
 from hub.artifacts.pulls import PullCounter
 from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
+from hub.auth.accounts import AccountService
 from hub.config import Settings
+from hub.search import Search, open_search
 from hub.storage import Storage
 
 
@@ -28,22 +30,30 @@ class Services:
     manifests: ManifestService
     catalog: CatalogService
     access: AccessService
+    accounts: AccountService
     details: DetailsService
     pulls: PullCounter
+    search: Search
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
+        search = open_search(engine)
         return cls(
             settings=settings,
             engine=engine,
             storage=storage,
             blobs=BlobService(engine, storage),
             uploads=UploadService(engine, storage),
-            manifests=ManifestService(engine, storage, settings.max_manifest_bytes),
+            # Every push and delete re-indexes its repository in the same transaction.
+            manifests=ManifestService(
+                engine, storage, settings.max_manifest_bytes, on_change=[search.index]
+            ),
             catalog=CatalogService(engine),
             access=AccessService(engine, settings),
-            details=DetailsService(engine),
+            accounts=AccountService(engine),
+            details=DetailsService(engine, on_change=[search.index]),
             pulls=PullCounter(engine),
+            search=search,
         )
 
 

@@ -34,10 +34,29 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
     return int(raw)
 
 
-async def require_user(request: Request) -> Identity:
-    """The caller, when the hub requires authentication; anonymous on an open hub."""
+async def identify(request: Request) -> Identity:
+    """The caller (anonymous without credentials); bad credentials are a 401."""
     access = services(request).access
     try:
-        return await in_thread(access.authenticate, request.headers.get("authorization"))
+        identity: Identity = await in_thread(
+            access.authenticate, request.headers.get("authorization")
+        )
     except RegistryUnauthorized:
-        raise Unauthorized("sign in with a hub user's name and password (HTTP Basic)") from None
+        raise Unauthorized("the credentials are not valid") from None
+    request.state.identity = identity
+    return identity
+
+
+async def require_user(request: Request) -> Identity:
+    """A signed-in caller (HTTP Basic with a password or API token, or a bearer token)."""
+    identity = await identify(request)
+    if identity.anonymous:
+        raise Unauthorized("sign in with a hub user's name and a password or API token")
+    return identity
+
+
+async def visible(request: Request) -> set[int] | None:
+    """Namespaces whose private repositories the caller may see (None: all)."""
+    identity = await identify(request)
+    found: set[int] | None = await in_thread(services(request).access.visible_namespaces, identity)
+    return found

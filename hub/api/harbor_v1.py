@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.api.common import ZERO_TIME, int_param, require_user, rfc3339
+from hub.api.common import ZERO_TIME, int_param, require_user, rfc3339, visible
 from hub.api.errors import BadRequest, NotFound, Unauthorized
 from hub.artifacts.details import NamespaceInfo, RepositoryInfo
 from hub.oci.errors import NameUnknown
@@ -58,7 +58,11 @@ def harbor_repository_json(info: RepositoryInfo) -> dict[str, Any]:
 async def projects(request: Request) -> JSONResponse:
     page = int_param(request, "page", 1, 1, 100_000)
     size = int_param(request, "page_size", 100, 1, 500)
-    found = await in_thread(services(request).details.namespaces, request.query_params.get("name"))
+    found = await in_thread(
+        services(request).details.namespaces,
+        request.query_params.get("name"),
+        await visible(request),
+    )
     chunk = found[(page - 1) * size : page * size]
     return JSONResponse(
         [project_json(i) for i in chunk], headers={"X-Total-Count": str(len(found))}
@@ -72,7 +76,11 @@ async def repositories(request: Request) -> JSONResponse:
     page = int_param(request, "page", 1, 1, 100_000)
     size = int_param(request, "page_size", 100, 1, 500)
     infos, total = await in_thread(
-        services(request).details.repositories, project_id, (page - 1) * size, size
+        services(request).details.repositories,
+        project_id,
+        (page - 1) * size,
+        size,
+        await visible(request),
     )
     return JSONResponse(
         [harbor_repository_json(i) for i in infos], headers={"X-Total-Count": str(total)}
@@ -84,7 +92,7 @@ async def tags(request: Request) -> JSONResponse:
     if not valid_name(name):
         raise BadRequest(f"{name!r} is not a repository name")
     try:
-        info = await in_thread(services(request).details.repository, name)
+        info = await in_thread(services(request).details.repository, name, await visible(request))
     except NameUnknown:
         raise NotFound(f"repository {name!r} does not exist") from None
     return JSONResponse(
@@ -123,7 +131,7 @@ def raw_query(request: Request) -> str:
 
 async def search(request: Request) -> JSONResponse:
     q = raw_query(request)
-    found = await in_thread(services(request).details.search_names, q)
+    found = await in_thread(services(request).details.search_names, q, await visible(request))
     return JSONResponse(
         {
             "project": [project_json(ns) for ns in found.namespaces],
@@ -131,7 +139,7 @@ async def search(request: Request) -> JSONResponse:
                 {
                     "project_id": info.repository.namespace_id,
                     "project_name": info.namespace,
-                    "project_public": True,
+                    "project_public": not info.repository.private,
                     "pull_count": info.repository.pulls,
                     "repository_name": info.repository.name,
                     "tags_count": info.tags_count,

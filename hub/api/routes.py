@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from hub.api import harbor_v1, v1
+from hub.api import accounts, auth, deploy, harbor_v1, search, v1
 
-routes: list[BaseRoute] = [*v1.routes, *harbor_v1.routes]
+routes: list[BaseRoute] = [
+    *auth.routes,
+    *accounts.routes,
+    *v1.routes,
+    *harbor_v1.routes,
+    *search.routes,
+    *deploy.routes,
+]

@@ -10,9 +10,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from hub.api.common import int_param, require_user, rfc3339
-from hub.api.errors import BadRequest, NotFound
+from hub.api.common import identify, int_param, rfc3339, visible
+from hub.api.errors import BadRequest, Forbidden, NotFound
 from hub.artifacts.details import RepositoryInfo, TagInfo, module_json
+from hub.auth.access import Identity, namespace_of
 from hub.oci.digest import Digest
 from hub.oci.errors import NameUnknown
 from hub.oci.reference import valid_name
@@ -40,6 +41,7 @@ def repository_json(info: RepositoryInfo) -> dict[str, Any]:
         "stars": repo.stars,
         "pulls": repo.pulls,
         "tags_count": info.tags_count,
+        "private": repo.private,
         "created_at": rfc3339(repo.created_at),
         "updated_at": rfc3339(repo.updated_at),
     }
@@ -65,8 +67,9 @@ def _name(request: Request) -> str:
 
 
 async def _detail(request: Request, name: str) -> RepositoryInfo:
+    seen = await visible(request)
     try:
-        return await in_thread(services(request).details.repository, name)
+        return await in_thread(services(request).details.repository, name, seen)
     except NameUnknown:
         raise NotFound(f"repository {name!r} does not exist", {"repository": name}) from None
 
@@ -75,7 +78,11 @@ async def list_repositories(request: Request) -> JSONResponse:
     page = int_param(request, "page", 1, 1, 100_000)
     per_page = int_param(request, "per_page", 50, 1, 100)
     infos, total = await in_thread(
-        services(request).details.repositories, None, (page - 1) * per_page, per_page
+        services(request).details.repositories,
+        None,
+        (page - 1) * per_page,
+        per_page,
+        await visible(request),
     )
     return JSONResponse(
         {"results": [repository_json(i) for i in infos], "total": total, "page": page}
@@ -103,14 +110,24 @@ async def repository_routes(request: Request) -> Response:
 
 
 async def _update(request: Request, name: str) -> Response:
-    await require_user(request)
+    identity = await identify(request)  # anonymous is fine on an open hub; authorize decides
+    access = services(request).access
+    await in_thread(access.authorize, identity, name, "push")
     try:
         body = await request.json()
     except ValueError:
         raise BadRequest("the body must be a JSON object") from None
     if not isinstance(body, dict) or not body:
-        raise BadRequest(f"send a JSON object with any of {sorted(EDITABLE)}")
-    changes: dict[str, str] = {}
+        raise BadRequest(f"send a JSON object with any of {sorted(EDITABLE)} or private")
+    changes: dict[str, str | bool] = {}
+    if "private" in body:
+        value = body.pop("private")
+        if not isinstance(value, bool):
+            raise BadRequest("private must be true or false")
+        # Visibility is the namespace owners' decision, not every pusher's.
+        if not await in_thread(_owns_namespace, request, identity, name):
+            raise Forbidden("only owners of the namespace may change visibility")
+        changes["private"] = value
     for key, value in body.items():
         if key not in EDITABLE:
             raise BadRequest(f"{key!r} cannot be changed; editable: {sorted(EDITABLE)}")
@@ -127,6 +144,17 @@ async def _update(request: Request, name: str) -> Response:
     return JSONResponse({**repository_json(info), "readme": info.repository.readme})
 
 
+def _owns_namespace(request: Request, identity: Identity, name: str) -> bool:
+    from sqlmodel import Session
+
+    svc = services(request)
+    if svc.access.open:
+        return True
+    with Session(svc.engine) as session:
+        owned = svc.access.namespace_actions(session, identity, namespace_of(name))
+    return "admin" in owned
+
+
 async def download_module(request: Request) -> Response:
     raw: str = request.path_params["sha256"]
     hex_digest = raw.removeprefix("sha256:").removesuffix(".wasm")
@@ -135,7 +163,7 @@ async def download_module(request: Request) -> Response:
     except ValueError:
         raise BadRequest("name a module by the sha256 hex of its bytes", {"sha256": raw}) from None
     svc = services(request)
-    module = await in_thread(svc.details.module_by_sha256, digest.hex)
+    module = await in_thread(svc.details.module_by_sha256, digest.hex, await visible(request))
     if module is None:
         raise NotFound(f"no module with sha256 {digest.hex}")
     url = svc.blobs.redirect_url(digest)

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
-from hub.db.models import Blob, RepositoryBlob
+from hub.db.models import Blob, Repository, RepositoryBlob
 from hub.oci.digest import Digest
 from hub.oci.errors import BlobUnknown
 from hub.storage import Storage
@@ -90,19 +90,27 @@ class BlobService:
             session.delete(row)
             session.commit()
 
-    def mount(self, name: str, source: str | None, digest: Digest) -> BlobInfo | None:
+    def mount(
+        self,
+        name: str,
+        source: str | None,
+        digest: Digest,
+        can_pull: Callable[[str], bool] = lambda _: True,
+    ) -> BlobInfo | None:
         """Cross-repository mount: link a blob the source repository has. Without a source,
-        any repository holding the blob will do (the spec's optional "automatic content
-        discovery", as zot does). None: fall back to an upload (spec: "Mounting a blob from
-        another repository")."""
+        any repository holding the blob that the caller may pull will do (the spec's optional
+        "automatic content discovery", as zot does). None: fall back to an upload (spec:
+        "Mounting a blob from another repository")."""
         with Session(self.engine) as session:
-            query = select(RepositoryBlob).where(RepositoryBlob.digest == str(digest))
+            query = (
+                select(Repository.name)
+                .join(RepositoryBlob, col(RepositoryBlob.repository_id) == col(Repository.id))
+                .where(RepositoryBlob.digest == str(digest))
+            )
             if source is not None:
-                src = repositories.find(session, source)
-                if src is None:
-                    return None
-                query = query.where(RepositoryBlob.repository_id == src.id)
-            if session.exec(query).first() is None:
+                query = query.where(Repository.name == source)
+            holders = session.exec(query.limit(50)).all()
+            if not any(can_pull(holder) for holder in holders):
                 return None
             blob = session.get(Blob, str(digest))
             if blob is None or not self.storage.exists(blob_key(digest)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, not_, or_, true
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session, col, select
 
@@ -13,6 +13,13 @@ from hub.artifacts import repositories
 from hub.db.models import Manifest, Repository, Tag
 from hub.oci.digest import Digest
 from hub.oci.manifest import OCI_INDEX
+
+
+def visibility(visible: set[int] | None) -> ColumnElement[bool]:
+    """SQL: the repository is public, or private in a namespace the caller may see."""
+    if visible is None:
+        return true()
+    return or_(not_(col(Repository.private)), col(Repository.namespace_id).in_(visible))
 
 
 def _bytewise(column: Any, dialect: str) -> ColumnElement[Any]:
@@ -37,10 +44,13 @@ class CatalogService:
                 query = query.limit(n)
             return list(session.exec(query))
 
-    def repositories(self, n: int | None, last: str | None) -> list[str]:
+    def repositories(
+        self, n: int | None, last: str | None, visible: set[int] | None = None
+    ) -> list[str]:
+        """Repository names; private ones only in the ``visible`` namespaces (None: all)."""
         with Session(self.engine) as session:
             order = _bytewise(col(Repository.name), self.dialect)
-            query = select(Repository.name).order_by(order)
+            query = select(Repository.name).where(visibility(visible)).order_by(order)
             if last:
                 query = query.where(order > last)
             if n is not None:

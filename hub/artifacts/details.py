@@ -4,6 +4,7 @@ their Wasm modules, and module look-up for plain HTTP download."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,6 +13,7 @@ from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
+from hub.artifacts.catalog import visibility
 from hub.db.models import (
     Blob,
     Manifest,
@@ -22,6 +24,7 @@ from hub.db.models import (
     WasmModule,
     utcnow,
 )
+from hub.oci.errors import NameUnknown
 
 
 @dataclass
@@ -73,10 +76,18 @@ def module_json(module: WasmModule | None) -> dict[str, Any] | None:
 
 
 class DetailsService:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(
+        self, engine: Engine, on_change: list[Callable[[Session, int], None]] | None = None
+    ) -> None:
         self.engine = engine
+        # Called with (session, repository id) inside the transaction of a metadata change.
+        self.on_change = on_change or []
 
-    def namespaces(self, name: str | None = None) -> list[NamespaceInfo]:
+    def namespaces(
+        self, name: str | None = None, visible: set[int] | None = None
+    ) -> list[NamespaceInfo]:
+        """Namespaces with their count of repositories the caller may see; a namespace shows
+        when it has such a repository or the caller belongs to it."""
         with Session(self.engine) as session:
             query = (
                 select(
@@ -84,11 +95,18 @@ class DetailsService:
                     func.count(col(Repository.id)),
                     func.max(col(Repository.updated_at)),
                 )
-                .join(Repository, col(Repository.namespace_id) == col(Namespace.id), isouter=True)
-                .where(col(Namespace.public))
+                .join(
+                    Repository,
+                    (col(Repository.namespace_id) == col(Namespace.id)) & visibility(visible),
+                    isouter=True,
+                )
                 .group_by(col(Namespace.id))
                 .order_by(col(Namespace.name))
             )
+            if visible is not None:
+                query = query.having(
+                    (func.count(col(Repository.id)) > 0) | col(Namespace.id).in_(visible)
+                )
             if name:
                 query = query.where(col(Namespace.name).contains(name))
             return [
@@ -101,10 +119,14 @@ class DetailsService:
             return session.get(Namespace, namespace_id)
 
     def repositories(
-        self, namespace_id: int | None = None, offset: int = 0, limit: int = 100
+        self,
+        namespace_id: int | None = None,
+        offset: int = 0,
+        limit: int = 100,
+        visible: set[int] | None = None,
     ) -> tuple[list[RepositoryInfo], int]:
         with Session(self.engine) as session:
-            where: list[Any] = [col(Namespace.public)]
+            where: list[Any] = [visibility(visible)]
             if namespace_id is not None:
                 where.append(col(Repository.namespace_id) == namespace_id)
             base = (
@@ -131,11 +153,13 @@ class DetailsService:
         )
         return {repo_id: count for repo_id, count in rows}
 
-    def repository(self, name: str) -> RepositoryInfo:
-        """NameUnknown when missing (the API maps it to 404)."""
+    def repository(self, name: str, visible: set[int] | None = None) -> RepositoryInfo:
+        """NameUnknown when missing or private to the caller (the API maps it to 404)."""
         with Session(self.engine) as session:
             repo = repositories.get(session, name)
             assert repo.id is not None
+            if repo.private and visible is not None and repo.namespace_id not in visible:
+                raise NameUnknown({"name": name}, f"repository {name!r} is not known")
             tags = self._tags(session, repo.id)
             return RepositoryInfo(repo, repositories.namespace_of(name), len(tags), tags)
 
@@ -180,36 +204,75 @@ class DetailsService:
         )
         return {mid: int(total or 0) for mid, total in rows}
 
-    def search_names(self, q: str, limit: int = 100) -> NameMatches:
+    def search_names(
+        self, q: str, visible: set[int] | None = None, limit: int = 100
+    ) -> NameMatches:
         """Harbor's /api/search: a substring match on namespace and repository names."""
         needle = q.strip().lower()
-        namespaces = [i for i in self.namespaces() if needle in i.namespace.name][:limit]
+        namespaces = [i for i in self.namespaces(None, visible) if needle in i.namespace.name]
         with Session(self.engine) as session:
             rows = session.exec(
                 select(Repository, Namespace.name)
                 .join(Namespace, col(Namespace.id) == col(Repository.namespace_id))
-                .where(col(Namespace.public), col(Repository.name).contains(needle))
+                .where(visibility(visible), col(Repository.name).contains(needle))
                 .order_by(col(Repository.name))
                 .limit(limit)
             ).all()
             counts = self._tag_counts(session, [r.id for r, _ in rows if r.id is not None])
         repos = [RepositoryInfo(r, ns, counts.get(r.id or 0, 0)) for r, ns in rows]
-        return NameMatches(namespaces, repos)
+        return NameMatches(namespaces[:limit], repos)
 
-    def module_by_sha256(self, sha256_hex: str) -> WasmModule | None:
-        """A stored module by the sha256 of its .wasm bytes (what Envoy's `sha256` pins)."""
+    def module_by_sha256(
+        self, sha256_hex: str, visible: set[int] | None = None
+    ) -> WasmModule | None:
+        """A stored module by the sha256 of its .wasm bytes (what Envoy's `sha256` pins),
+        if some repository the caller may see holds it."""
         with Session(self.engine) as session:
             return session.exec(
-                select(WasmModule).where(WasmModule.module_sha256 == sha256_hex)
+                select(WasmModule)
+                .join(Manifest, col(Manifest.digest) == col(WasmModule.manifest_digest))
+                .join(Repository, col(Repository.id) == col(Manifest.repository_id))
+                .where(WasmModule.module_sha256 == sha256_hex, visibility(visible))
             ).first()
 
-    def update_metadata(self, name: str, changes: dict[str, str]) -> Repository:
+    def resolve(
+        self, name: str, ref: str, visible: set[int] | None = None
+    ) -> tuple[str, WasmModule | None, Repository]:
+        """A tag or manifest digest of a repository -> (manifest digest, its module or None,
+        the repository). NameUnknown when the repository is missing or private to the caller;
+        ManifestUnknown when the repository has no such tag or manifest."""
+        from hub.oci.errors import ManifestUnknown
+
+        with Session(self.engine) as session:
+            repo = repositories.get(session, name)
+            if repo.private and visible is not None and repo.namespace_id not in visible:
+                raise NameUnknown({"name": name}, f"repository {name!r} is not known")
+            if ":" in ref:  # a digest; tags cannot hold a colon
+                digest: str | None = session.exec(
+                    select(Manifest.digest).where(
+                        Manifest.repository_id == repo.id, Manifest.digest == ref
+                    )
+                ).first()
+            else:
+                digest = session.exec(
+                    select(Tag.manifest_digest).where(Tag.repository_id == repo.id, Tag.name == ref)
+                ).first()
+            if digest is None:
+                raise ManifestUnknown(
+                    {"name": name, "reference": ref}, f"{name} has no manifest {ref!r}"
+                )
+            return digest, session.get(WasmModule, digest), repo
+
+    def update_metadata(self, name: str, changes: dict[str, str | bool]) -> Repository:
         with Session(self.engine) as session:
             repo = repositories.get(session, name)
             for key, value in changes.items():
                 setattr(repo, key, value)
             repo.updated_at = utcnow()
             session.add(repo)
+            assert repo.id is not None
+            for hook in self.on_change:
+                hook(session, repo.id)
             session.commit()
             session.refresh(repo)
             return repo

@@ -53,9 +53,7 @@ def check_reachable(engine: Engine) -> None:
         with engine.connect():
             pass
     except OperationalError as exc:
-        raise ConfigError(
-            f"HUB_DATABASE_URL: cannot connect to the database: {exc.orig}"
-        ) from None
+        raise ConfigError(f"HUB_DATABASE_URL: cannot connect to the database: {exc.orig}") from None
 
 
 def is_sqlite(engine: Engine) -> bool:

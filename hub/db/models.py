@@ -23,7 +23,58 @@ class Namespace(SQLModel, table=True):
     __tablename__ = "namespaces"
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=255, unique=True, index=True)
-    public: bool = Field(default=True)
+    public: bool = Field(default=True)  # the default visibility of its new repositories
+    kind: str = Field(default="user", max_length=16)  # "user" (personal) | "org"
+    # The user whose personal namespace this is (kind "user").
+    owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class Membership(SQLModel, table=True):
+    """A user's role in an organisation namespace: owner (all), maintainer (push), reader."""
+
+    __tablename__ = "memberships"
+    namespace_id: int = Field(foreign_key="namespaces.id", primary_key=True)
+    user_id: int = Field(foreign_key="users.id", primary_key=True, index=True)
+    role: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class ApiToken(SQLModel, table=True):
+    """A personal (or robot) access token. Only a hash of the secret is kept; tokens are long
+    random strings, so a fast hash is safe here (unlike passwords)."""
+
+    __tablename__ = "api_tokens"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    name: str = Field(default="", max_length=128)
+    prefix: str = Field(max_length=16, index=True)  # the first characters, to find the row
+    secret_hash: str = Field(max_length=128)
+    scopes: str = Field(default="pull", max_length=64)  # comma-separated: pull, push, admin
+    namespace: str | None = Field(default=None, max_length=255)  # limit to one namespace
+    expires_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_used_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class SigningKey(SQLModel, table=True):
+    """The registry-token signing key, made on first start and shared by every replica."""
+
+    __tablename__ = "signing_keys"
+    kid: str = Field(primary_key=True, max_length=64)
+    private_pem: str
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class AuditEvent(SQLModel, table=True):
+    __tablename__ = "audit_events"
+    id: int | None = Field(default=None, primary_key=True)
+    actor: str = Field(default="", max_length=64)  # username, "" for anonymous
+    action: str = Field(max_length=64)  # sign-in, token.create, push, delete, role.change ...
+    namespace: str = Field(default="", max_length=255, index=True)
+    target: str = Field(default="", max_length=512)
+    detail: str = Field(default="{}")
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
@@ -32,6 +83,7 @@ class Repository(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=255, unique=True, index=True)
     namespace_id: int | None = Field(default=None, foreign_key="namespaces.id", index=True)
+    private: bool = Field(default=False)  # private: invisible (404) to those without access
     # Catalog metadata: from image annotations on push, or set through the API.
     description: str = Field(default="", max_length=1024)
     readme: str = Field(default="")
@@ -138,4 +190,5 @@ class User(SQLModel, table=True):
     email: str | None = Field(default=None, max_length=255)
     password_hash: str | None = Field(default=None, max_length=255)
     is_admin: bool = Field(default=False)
+    is_robot: bool = Field(default=False)  # an organisation's robot account: tokens only
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -136,8 +136,14 @@ def parse(raw: bytes, content_type: str) -> Manifest:
         if "manifests" not in body:
             raise ManifestError("an index must list its manifests")
         return Manifest(
-            media_type, raw, None, (), _descriptors(body["manifests"], "manifests"),
-            subject, artifact_type, annotations,
+            media_type,
+            raw,
+            None,
+            (),
+            _descriptors(body["manifests"], "manifests"),
+            subject,
+            artifact_type,
+            annotations,
         )
     if "config" not in body:
         raise ManifestError("an image manifest must have a config descriptor")
@@ -148,6 +154,12 @@ def parse(raw: bytes, content_type: str) -> Manifest:
     # distribution-spec "Listing Referrers": an image manifest without artifactType is typed
     # by its config's media type.
     return Manifest(
-        media_type, raw, config, layers, (), subject,
-        artifact_type or config.media_type, annotations,
+        media_type,
+        raw,
+        config,
+        layers,
+        (),
+        subject,
+        artifact_type or config.media_type,
+        annotations,
     )

@@ -67,8 +67,9 @@ async def get_blob(request: Request, name: str, digest: str) -> Response:
         return Response(headers={**headers, "Content-Length": str(info.size)})
     url = svc.blobs.redirect_url(parsed)
     if url is not None:
-        return RedirectResponse(url, status_code=307, headers=API_VERSION | {
-            "Docker-Content-Digest": str(parsed)})
+        return RedirectResponse(
+            url, status_code=307, headers=API_VERSION | {"Docker-Content-Digest": str(parsed)}
+        )
     offset, length, status = 0, info.size, 200
     if "range" in request.headers:
         offset, length = byte_range(request.headers["range"], info.size)

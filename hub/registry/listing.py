@@ -54,7 +54,9 @@ async def tags_list(request: Request, name: str) -> Response:
 async def catalog(request: Request) -> Response:
     n, last = _page(request)
     fetch = None if n is None else n + 1
-    repos = await in_thread(services(request).catalog.repositories, fetch, last)
+    svc = services(request)
+    visible = await in_thread(svc.access.visible_namespaces, request.state.identity)
+    repos = await in_thread(svc.catalog.repositories, fetch, last, visible)
     return _paged(request, "repositories", repos, n, {})
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 from starlette.requests import Request
 from starlette.responses import Response
 
+from hub.auth.access import namespace_of
 from hub.oci.digest import is_digest
 from hub.oci.errors import ManifestInvalid, ManifestTooLarge, ManifestUnknown
 from hub.oci.reference import valid_tag
@@ -33,6 +36,16 @@ async def put_manifest(request: Request, name: str, reference: str) -> Response:
         raise ManifestTooLarge({"limit": limit}, f"manifest exceeds {limit} bytes")
     stored = await in_thread(
         svc.manifests.put, name, reference, raw, request.headers.get("content-type", "")
+    )
+    await in_thread(
+        functools.partial(
+            svc.accounts.record,
+            request.state.identity.username,
+            "push",
+            namespace_of(name),
+            f"{name}:{reference}",
+            digest=str(stored.digest),
+        )
     )
     headers = {
         **API_VERSION,
@@ -74,5 +87,13 @@ async def get_manifest(request: Request, name: str, reference: str) -> Response:
 
 async def delete_manifest(request: Request, name: str, reference: str) -> Response:
     _check_lookup(reference)
-    await in_thread(services(request).manifests.delete, name, reference)
+    svc = services(request)
+    await in_thread(svc.manifests.delete, name, reference)
+    await in_thread(
+        svc.accounts.record,
+        request.state.identity.username,
+        "delete",
+        namespace_of(name),
+        f"{name}:{reference}",
+    )
     return Response(status_code=202, headers=API_VERSION)

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from hub.auth.access import Identity
 from hub.oci.errors import NameInvalid, RegistryError, Unsupported
 from hub.oci.reference import valid_name
 from hub.registry import blobs, listing, manifests, uploads
@@ -67,17 +68,32 @@ class StorageUnavailable(RegistryError):
     code, status, message = "UNAVAILABLE", 503, "storage backend unavailable"
 
 
-async def _authenticate(request: Request) -> None:
+# Token spec: GET/HEAD pull; POST/PUT/PATCH push (which asks for "pull,push"); DELETE delete.
+ACTIONS = {
+    "GET": "pull",
+    "HEAD": "pull",
+    "POST": "push",
+    "PUT": "push",
+    "PATCH": "push",
+    "DELETE": "delete",
+}
+
+
+async def identify(request: Request) -> Identity:
     access = services(request).access
-    if not access.open:
-        request.state.identity = await in_thread(
-            access.authenticate, request.headers.get("authorization")
-        )
+    identity: Identity = await in_thread(access.authenticate, request.headers.get("authorization"))
+    request.state.identity = identity
+    return identity
 
 
 async def base(request: Request) -> Response:
+    """The version check; with auth on, it is where clients learn the challenge (docker login,
+    wasme's authorizer priming, FORMATS.md section 2)."""
+    access = services(request).access
     try:
-        await _authenticate(request)
+        identity = await identify(request)
+        if identity.anonymous and not access.open:
+            raise access.challenge()
     except RegistryError as exc:
         return render(exc, request.method == "HEAD")
     return JSONResponse({}, headers=API_VERSION)
@@ -87,10 +103,13 @@ async def dispatch(request: Request) -> Response:
     path: str = request.path_params["path"]
     head = request.method == "HEAD"
     try:
-        await _authenticate(request)
+        identity = await identify(request)
+        access = services(request).access
         if path == "_catalog":
             if request.method != "GET":
                 raise Unsupported(None, f"{request.method} is not allowed on /v2/_catalog")
+            if identity.anonymous and not access.open:
+                raise access.challenge("registry:catalog:*")
             return await listing.catalog(request)
         for pattern, methods in ROUTES:
             match = pattern.match(path)
@@ -110,6 +129,7 @@ async def dispatch(request: Request) -> Response:
                     f"{request.method} is not allowed here; use {', '.join(methods)}",
                     headers={"Allow": ", ".join(methods)},
                 )
+            await in_thread(access.authorize, identity, params["name"], ACTIONS[request.method])
             return await handler(request, **params)
         raise NotFound({"path": f"/v2/{path}"}, f"/v2/{path} is not a registry endpoint")
     except RegistryError as exc:

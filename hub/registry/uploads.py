@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -44,16 +45,23 @@ async def start_upload(request: Request, name: str) -> Response:
     if "mount" in query:
         digest = parse_digest(query["mount"])
         source = query.get("from") or None
-        mounted = await in_thread(svc.blobs.mount, name, source, digest)
+        identity = request.state.identity
+
+        def can_pull(repository: str) -> bool:
+            # A mount reads the source: only from repositories the caller may pull. A bearer
+            # token names only the target's scope (reggie, oras), so judge the source by
+            # what its subject may do, as a token request for it would.
+            subject = replace(identity, granted=None)
+            return "pull" in svc.access.actions(subject, repository)
+
+        mounted = await in_thread(svc.blobs.mount, name, source, digest, can_pull)
         if mounted is not None:
             return _created(name, mounted)
         # spec: a registry that cannot mount answers 202 with an upload session instead.
     upload = await in_thread(svc.uploads.start, name)
     if "digest" in query and "mount" not in query:
         digest = parse_digest(query["digest"])
-        blob = await in_thread(
-            svc.uploads.complete, name, upload.id, digest, body_chunks(request)
-        )
+        blob = await in_thread(svc.uploads.complete, name, upload.id, digest, body_chunks(request))
         return _created(name, blob)
     return _progress(request, name, upload, 202)
 

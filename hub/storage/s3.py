@@ -145,8 +145,12 @@ class S3Storage:
                 with spool:
                     if size:
                         response = self.client.upload_part(
-                            Bucket=self.bucket, Key=self._key(key), UploadId=upload_id,
-                            PartNumber=len(parts) + 1, Body=spool, ContentLength=size,
+                            Bucket=self.bucket,
+                            Key=self._key(key),
+                            UploadId=upload_id,
+                            PartNumber=len(parts) + 1,
+                            Body=spool,
+                            ContentLength=size,
                         )
                         parts.append({"PartNumber": len(parts) + 1, "ETag": response["ETag"]})
                         total += size
@@ -159,7 +163,9 @@ class S3Storage:
             if before_commit is not None:
                 before_commit(total)
             self.client.complete_multipart_upload(
-                Bucket=self.bucket, Key=self._key(key), UploadId=upload_id,
+                Bucket=self.bucket,
+                Key=self._key(key),
+                UploadId=upload_id,
                 MultipartUpload={"Parts": parts},
             )
         except BaseException as exc:

@@ -71,15 +71,18 @@ def test_auth_required_by_default(tmp_path: Path) -> None:
     with HubServer(tmp_path, env) as server:
         anonymous = httpx.get(f"{server.url}/v2/")
         assert anonymous.status_code == 401
-        assert anonymous.headers["www-authenticate"].startswith("Basic ")
+        assert anonymous.headers["www-authenticate"].startswith("Bearer realm=")
         assert anonymous.json()["errors"][0]["code"] == "UNAUTHORIZED"
         wrong = httpx.get(f"{server.url}/v2/_catalog", auth=("alice", "nope"))
         assert wrong.status_code == 401
         ok = httpx.get(f"{server.url}/v2/_catalog", auth=("alice", "s3cret"))
         assert ok.status_code == 200 and ok.json() == {"repositories": []}
-        push = httpx.post(f"{server.url}/v2/a/b/blobs/uploads/", auth=("alice", "s3cret"))
-        assert push.status_code == 202
-        assert httpx.post(f"{server.url}/v2/a/b/blobs/uploads/").status_code == 401
+        push = httpx.post(f"{server.url}/v2/alice/b/blobs/uploads/", auth=("alice", "s3cret"))
+        assert push.status_code == 202  # Basic credentials straight on /v2 work too
+        assert httpx.post(f"{server.url}/v2/alice/b/blobs/uploads/").status_code == 401
+        # nobody pushes into a namespace that is not theirs (or does not exist)
+        elsewhere = httpx.post(f"{server.url}/v2/a/b/blobs/uploads/", auth=("alice", "s3cret"))
+        assert elsewhere.status_code == 404
     # the password is stored hashed, never as given
     import sqlite3
 

@@ -195,8 +195,8 @@ def test_config_reader_is_strict() -> None:
 
 @pytest.fixture(scope="module")
 def basic_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    """A hub with HUB_AUTH=required (Basic challenge) and one user; SQLite only -- the auth
-    handshake does not depend on the database."""
+    """A hub with HUB_AUTH=required (a Bearer challenge; the token spec's flow) and one user;
+    SQLite only -- the auth handshake does not depend on the database."""
     workdir = tmp_path_factory.mktemp("hub-auth")
     with HubServer(workdir, {"HUB_AUTH": "required"}) as server:
         subprocess.run(
@@ -211,25 +211,31 @@ def basic_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubS
         yield server
 
 
-def test_push_and_pull_with_basic_challenge(basic_auth_server: HubServer) -> None:
+def test_push_and_pull_with_token_challenge(basic_auth_server: HubServer) -> None:
     repo = f"pusher/f{secrets.token_hex(4)}"
     wasm = minimal_wasm(b"authenticated")
     with WasmeClient(basic_auth_server.url, "pusher", PASSWORD) as client:
         digest = client.push(repo, "v1", wasm, wasme_config())
-        # checkAuth's 401 primed the authorizer: every later request went out with Basic
+        # checkAuth's 401 primed the authorizer; containerd then POSTs for a token (grant
+        # password, client_id containerd-client) and every registry request carries it
         first = client.exchanges[0]
         assert (first.path, first.status) == ("/v2/", 401)
-        assert first.response_headers["www-authenticate"].lower().startswith("basic ")
-        assert all(e.status != 401 for e in client.exchanges[1:])
-        assert all("authorization" in e.request_headers for e in client.exchanges[1:])
+        assert first.response_headers["www-authenticate"].lower().startswith("bearer ")
+        token_calls = [e for e in client.exchanges if e.path == "/auth/token"]
+        assert token_calls and all(e.status == 200 for e in token_calls)
+        assert token_calls[0].method == "POST"
+        registry = [e for e in client.exchanges[1:] if e.path.startswith("/v2/")]
+        assert all(e.request_headers["authorization"].startswith("Bearer ") for e in registry
+                   if e.status != 401)
     with WasmeClient(basic_auth_server.url, "pusher", PASSWORD) as client:
-        # pull has no checkAuth: the resolve HEAD takes the 401, then retries with Basic
+        # a new repository is public: pull has no checkAuth, and needs no token
         image = client.pull(repo, "v1")
         assert image.wasm == wasm and image.manifest_digest == digest
-        assert [e.status for e in client.exchanges[:2]] == [401, 200]
     with WasmeClient(basic_auth_server.url) as anonymous:
+        assert anonymous.pull(repo, "v1").wasm == wasm
+        assert all(e.status == 200 for e in anonymous.exchanges)
         with pytest.raises(WasmeError, match="401"):
-            anonymous.pull(repo, "v1")
+            anonymous.push(repo, "v2", minimal_wasm(b"anonymous"), wasme_config())
     with WasmeClient(basic_auth_server.url, "pusher", "wrong") as wrong:
         with pytest.raises(WasmeError, match="401"):
             wrong.push(repo, "v2", wasm, wasme_config())
