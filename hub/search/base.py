@@ -101,14 +101,18 @@ class SearchResult:
 class Search(Protocol):
     def index(self, session: Session, repository_id: int) -> None:
         """(Re-)index one repository from its current rows, inside the caller's session and
-        transaction: the push or delete that changed it commits the index with it, and a
-        rollback leaves no trace. Pending ORM changes are flushed first. A repository that no
-        longer exists is removed from the index."""
+        transaction: the change commits together with its index entry, and a rollback leaves
+        no trace. Call it in every transaction that changes what the index holds: the text
+        (name, description, keywords, README), the tags (push, tag or manifest delete), the
+        visibility (``private``) or ``updated_at``. Stars and pulls are read live and need
+        no call. Pending ORM changes are flushed first. A repository that no longer exists
+        (or has no namespace) is removed instead."""
         ...
 
     def remove(self, session: Session, repository_id: int) -> None:
-        """Drop one repository from the index, inside the caller's transaction. Call it before
-        deleting the repository row."""
+        """Drop one repository from the index inside the caller's transaction, e.g. with its
+        deletion. (Deleting the row alone also drops its documents by ON DELETE CASCADE;
+        remove() clears SQLite's FTS row too, which no foreign key can reach.)"""
         ...
 
     def query(self, query: SearchQuery) -> SearchResult:

@@ -34,6 +34,7 @@ from sqlalchemy import text as sql
 from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlalchemy.sql.elements import ColumnElement
 
+from hub.search import tables
 from hub.search.documents import Document
 from hub.search.ranking import FIELD_WEIGHTS
 from hub.search.sql import SqlSearch
@@ -97,6 +98,12 @@ def relevance(phrases: list[list[str]]) -> ColumnElement[Any]:
 
 
 class PostgresSearch(SqlSearch):
+    popularity = select(
+        tables.popularity_copy.c.repository_id.label("id"),
+        tables.popularity_copy.c.stars,
+        tables.popularity_copy.c.pulls,
+    ).subquery("popularity")
+
     def _write_text(self, conn: Connection, doc: Document) -> None:
         conn.execute(
             sql(
@@ -124,12 +131,13 @@ class PostgresSearch(SqlSearch):
             func.coalesce(func.array_agg(_TEXT.c.repository_id).cast(Text), "{}"),
             func.coalesce(func.array_agg(rel).cast(Text), "{}"),
         ).where(_TEXT.c.document.op("@@")(func.to_tsquery(_CONFIG, tsquery(phrases))))
-        # LOCAL: the settings end with this read-only transaction at the latest.
-        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        conn.exec_driver_sql("SET LOCAL enable_indexscan = off")
+        # LOCAL: the settings end with this read-only transaction at the latest. One round
+        # trip each way (several statements in one parameterless call).
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off; SET LOCAL enable_indexscan = off")
         ids, rels = conn.execute(found).one()
-        conn.exec_driver_sql("SET LOCAL enable_seqscan TO DEFAULT")
-        conn.exec_driver_sql("SET LOCAL enable_indexscan TO DEFAULT")
+        conn.exec_driver_sql(
+            "SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_indexscan TO DEFAULT"
+        )
         matches = (
             func.unnest(
                 cast(literal(ids, Text), ARRAY(Integer)), cast(literal(rels, Text), ARRAY(Integer))

@@ -3,31 +3,32 @@
 With ``sort=relevance`` (the default):
 
     1. an exact name match first: q equals the full ``namespace/name`` or the name part
-       (case-insensitive, surrounding spaces ignored);
+       (case-insensitive, surrounding blanks ignored);
     2. then by score = relevance × popularity, where
 
-           relevance  = Σ over the query's phrases of the weight of the heaviest field the
-                        phrase occurs in (FIELD_WEIGHTS: name 10, keywords 6, namespace 6,
-                        description 3, README 1)
-                        + 0.5 × r / (1 + r), r = the backend's own text rank (SQLite: -bm25;
-                        PostgreSQL: ts_rank), a tie-break that stays below 0.5
-                        (1 when browsing without q);
-           popularity = 1 + 0.1·ln(1 + pulls) + 0.2·ln(1 + stars);
+           relevance  = Σ over the query's phrases (hub.search.text) of the weight of the
+                        heaviest field the phrase occurs in: name 10, keywords 6,
+                        namespace 6, description 3, README 1 (FIELD_WEIGHTS);
+                        1 when browsing without q
+           popularity = 1 + 0.1·ln(1 + pulls) + 0.2·ln(1 + stars)
 
-    3. then by name, so pages are stable.
+    3. then by full name, so pages are stable.
 
-Field weights are whole numbers, so a phrase found in a heavier field always beats the
-tie-break, on both backends alike: neither FTS5's bm25 (which sums column weights before
-saturating) nor ts_rank (which rewards repeated nearby pairs) keeps a README that repeats a
-word below a single keyword mention on its own.
+Both backends compute exactly this (SQLite with column-filtered FTS5 look-ups, PostgreSQL
+with weight-restricted tsqueries), so a query ranks alike on either. Their own rank
+functions are not used: FTS5's bm25 sums column weights *before* saturating and ts_rank
+rewards repeated nearby word pairs, so with either a README repeating a word forty times
+outranks the word as a keyword; and they are the costly part (bm25 added 12 ms per 10,000
+matches on SQLite, ts_rank decompresses every matching README on PostgreSQL).
 
-Popularity multiplies so it is scale-free, and it grows slowly (×2 at about 22,000 pulls, or
-at about 150 stars): it reorders comparably relevant results; to overtake a result one field
-class better (say keyword 6 over description 3) a repository needs twice its popularity.
+Popularity multiplies, so it cannot swamp relevance, and grows slowly (×2 at about 22,000
+pulls, or at about 150 stars): it orders results of the same relevance and reorders close
+ones; to overtake a result one field class better (a keyword hit, 6, over a description
+hit, 3) a repository needs twice the popularity.
 
 ``sort=stars|pulls|updated`` order by that key (largest / newest first), then by popularity,
-then by name; text rank is not computed for them (relevance = 1), and the exact-match rule
-applies to relevance only.
+then by name; relevance is not computed for them, and the exact-match rule applies to
+relevance only.
 """
 
 from __future__ import annotations
@@ -38,14 +39,8 @@ from sqlalchemy import Float, cast, func
 from sqlalchemy.sql.elements import ColumnElement
 
 FIELD_WEIGHTS = {"name": 10, "keywords": 6, "namespace": 6, "description": 3, "readme": 1}
-TIE_BREAK = 0.5
 PULLS_WEIGHT = 0.1
 STARS_WEIGHT = 0.2
-
-
-def tie_break(rank: ColumnElement[Any]) -> ColumnElement[Any]:
-    """A non-negative backend rank squashed into [0, TIE_BREAK)."""
-    return TIE_BREAK * rank / (rank + 1.0)
 
 
 def popularity(pulls: Any, stars: Any) -> ColumnElement[Any]:

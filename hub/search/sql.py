@@ -35,6 +35,10 @@ from hub.search.documents import Document
 
 
 class SqlSearch:
+    # Every repository's (id, stars, pulls), read without touching the wide rows
+    # (hub.search.tables).
+    popularity: FromClause
+
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
@@ -87,9 +91,8 @@ class SqlSearch:
     def _matching(
         self, query: SearchQuery, match: Select[Any] | None, columns: list[Any]
     ) -> Select[Any]:
-        """``columns`` (of search_documents and repositories' stars and pulls, and ``rel``)
-        for every visible repository that matches the text (``match``; None = all) and the
-        filters. The join reads only the covering index of stars and pulls."""
+        """``columns`` (of search_documents and ``popularity``, and ``rel``) for every
+        visible repository that matches the text (``match``; None = all) and the filters."""
         docs = tables.documents
         source: FromClause = docs
         rel: ColumnElement[Any] = literal(1)
@@ -97,7 +100,7 @@ class SqlSearch:
             sub = match.subquery("match")
             source = sub.join(docs, docs.c.repository_id == sub.c.id)
             rel = sub.c.rel
-        counts = tables.popularity
+        counts = self.popularity
         source = source.join(counts, counts.c.id == docs.c.repository_id)
         where: list[ColumnElement[bool]] = []
         if query.visible_namespaces is not None:
@@ -142,8 +145,8 @@ class SqlSearch:
                     docs.c.repository,
                     docs.c.variant,
                     docs.c.toolchain,
-                    tables.popularity.c.stars,
-                    tables.popularity.c.pulls,
+                    self.popularity.c.stars,
+                    self.popularity.c.pulls,
                     docs.c.updated_at,
                     _exact(query).label("exact"),
                 ],

@@ -27,6 +27,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.sql.elements import ColumnElement
 
 from hub.config import ConfigError
+from hub.search import tables
 from hub.search.documents import Document
 from hub.search.ranking import FIELD_WEIGHTS
 from hub.search.sql import SqlSearch
@@ -86,6 +87,8 @@ def relevance(phrases: list[list[str]]) -> ColumnElement[Any]:
 
 
 class SqliteSearch(SqlSearch):
+    popularity = tables.popularity_index
+
     def __init__(self, engine: Engine) -> None:
         super().__init__(engine)
         with engine.connect() as conn:

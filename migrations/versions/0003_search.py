@@ -6,7 +6,8 @@ Create Date: 2026-11-26
 
 The tables hub.search reads (see hub/search/tables.py): search_documents and search_abis on
 both databases, plus the text index, FTS5 on SQLite and weighted tsvectors with a GIN index
-on PostgreSQL, and a covering index of repositories' stars and pulls. Existing repositories
+on PostgreSQL, and a narrow source of repositories' stars and pulls (a covering index on
+SQLite, a trigger-kept copy on PostgreSQL). Existing repositories
 are indexed here the way hub.search indexes a push (this migration keeps its own copy of that
 SQL, so later changes to hub.search cannot change what it does; only the tokenizer is shared,
 since documents and queries must agree on it). Repository.private arrives later (0004), so
@@ -77,12 +78,44 @@ def upgrade() -> None:
         op.create_index(
             "ix_search_text_document", "search_text", ["document"], postgresql_using="gin"
         )
-    # Queries read stars and pulls (which change without a re-index) through this index alone:
-    # on SQLite the row itself would mean walking past the README's overflow pages, on
-    # PostgreSQL a scan of the whole wide table.
-    op.create_index(
-        "ix_search_repositories_popularity", "repositories", ["id", "stars", "pulls"]
-    )
+    # Queries read stars and pulls (which change without a re-index) from a narrow source,
+    # never from the wide rows (hub/search/tables.py).
+    if op.get_bind().dialect.name == "sqlite":
+        # On SQLite reading stars from the row walks past the README's overflow pages.
+        op.create_index(
+            "ix_search_repositories_popularity", "repositories", ["id", "stars", "pulls"]
+        )
+    else:
+        # On PostgreSQL an index-only scan would depend on the visibility map, which pull
+        # counting keeps dirty; a narrow copy kept by a trigger does not. (SQLite gets no
+        # trigger: Alembic's batch mode recreates tables there and drops their triggers.)
+        op.create_table(
+            "search_popularity",
+            sa.Column("repository_id", sa.Integer(), nullable=False),
+            sa.Column("stars", sa.Integer(), nullable=False),
+            sa.Column("pulls", sa.BigInteger(), nullable=False),
+            sa.ForeignKeyConstraint(["repository_id"], ["repositories.id"], ondelete="CASCADE"),
+            sa.PrimaryKeyConstraint("repository_id"),
+        )
+        op.execute(
+            "CREATE FUNCTION search_popularity_copy() RETURNS trigger LANGUAGE plpgsql AS $$ "
+            "BEGIN "
+            "INSERT INTO search_popularity (repository_id, stars, pulls) "
+            "VALUES (NEW.id, NEW.stars, NEW.pulls) "
+            "ON CONFLICT (repository_id) DO UPDATE "
+            "SET stars = EXCLUDED.stars, pulls = EXCLUDED.pulls; "
+            "RETURN NULL; "
+            "END $$"
+        )
+        op.execute(
+            "CREATE TRIGGER search_popularity_copy "
+            "AFTER INSERT OR UPDATE OF stars, pulls ON repositories "
+            "FOR EACH ROW EXECUTE FUNCTION search_popularity_copy()"
+        )
+        op.execute(
+            "INSERT INTO search_popularity (repository_id, stars, pulls) "
+            "SELECT id, stars, pulls FROM repositories"
+        )
     _backfill(op.get_bind())
 
 
@@ -193,10 +226,13 @@ def _backfill(conn: sa.Connection) -> None:
 
 
 def downgrade() -> None:
-    op.drop_index("ix_search_repositories_popularity", table_name="repositories")
     if op.get_bind().dialect.name == "sqlite":
+        op.drop_index("ix_search_repositories_popularity", table_name="repositories")
         op.execute("DROP TABLE search_fts")
     else:
+        op.execute("DROP TRIGGER search_popularity_copy ON repositories")
+        op.execute("DROP FUNCTION search_popularity_copy()")
+        op.drop_table("search_popularity")
         op.drop_index("ix_search_text_document", table_name="search_text")
         op.drop_table("search_text")
     op.drop_table("search_abis")
