@@ -19,6 +19,10 @@ def free_port() -> int:
 
 
 class HubServer:
+    # Seconds `start()` waits for /healthz (several servers starting at once on a busy
+    # 2-core machine can take longer than one).
+    start_timeout = 30.0
+
     def __init__(
         self,
         workdir: Path,
@@ -56,7 +60,7 @@ class HubServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"wasm-hub serve exited: {self.log.read_text()[-3000:]}")
