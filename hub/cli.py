@@ -17,6 +17,22 @@ if TYPE_CHECKING:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import logging.config
+
+    from hub.observability import metrics
+    from hub.observability.logging import dict_config
+
+    # Before anything imports prometheus_client: workers share one metrics directory.
+    metrics_dir = metrics.prepare_multiprocess(args.workers)
+    log_config = dict_config(settings.log_format, args.log_level)
+    logging.config.dictConfig(log_config)
+    try:
+        return _serve(args, settings, log_config)
+    finally:
+        metrics.remove_multiprocess_dir(metrics_dir)
+
+
+def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, object]) -> int:
     from hub import server
     from hub.app import NotMigrated, build_services
     from hub.db.engine import is_sqlite, make_engine
@@ -43,6 +59,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_keep_alive=30,
         # uvicorn's own `Server` header is noise; the registry announces its API version.
         server_header=False,
+        log_config=log_config,  # hub.observability.logging: HUB_LOG_FORMAT, request ids
     )
     return 0
 
