@@ -31,10 +31,6 @@ def digest(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class Replica(HubServer):
-    start_timeout = 90.0  # replicas start at once, beside six SeaweedFS processes
-
-
 @dataclass
 class Deployment:
     cluster: SeaweedCluster
@@ -73,12 +69,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             {**common, **b.hub_env(cluster.bucket, "hub", redirect=True)},
         ]
         servers = [
-            Replica(tmp_path_factory.mktemp(f"replica-{n}"), env) for n, env in enumerate(envs)
+            # replicas start at once, beside six SeaweedFS processes: be patient
+            HubServer(tmp_path_factory.mktemp(f"replica-{n}"), env, start_timeout=90)
+            for n, env in enumerate(envs)
         ]
         for server in servers:
             stack.callback(server.stop)
         with ThreadPoolExecutor(len(servers)) as pool:  # started together, as replicas are
-            list(pool.map(Replica.start, servers))
+            list(pool.map(HubServer.start, servers))
         clients = [
             stack.enter_context(httpx.Client(base_url=s.url, timeout=60, follow_redirects=True))
             for s in servers

@@ -19,10 +19,6 @@ def free_port() -> int:
 
 
 class HubServer:
-    # Seconds `start()` waits for /healthz (several servers starting at once on a busy
-    # 2-core machine can take longer than one).
-    start_timeout = 30.0
-
     def __init__(
         self,
         workdir: Path,
