@@ -9,12 +9,14 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.api.errors import ApiError
 from hub.api.routes import routes as api_routes
+from hub.auth.sessions import SessionCookies
 from hub.config import Settings
 from hub.db.engine import check_reachable, make_engine
 from hub.db.migrate import pending
@@ -88,4 +90,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         routes=[Route("/healthz", health), *registry_routes, *api_routes],
         lifespan=lifespan,
         exception_handlers={ApiError: api_error, RegistryError: registry_error},
+        # Sets the browser's CSRF cookie when a page asked for a token (hub.auth.sessions).
+        middleware=[Middleware(SessionCookies)],
     )

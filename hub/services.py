@@ -15,6 +15,8 @@ from hub.artifacts.pulls import PullCounter
 from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
 from hub.auth.accounts import AccountService
+from hub.auth.sessions import SessionStore, resolve_secret
+from hub.auth.signin import SigninService
 from hub.config import Settings
 from hub.search import Search, open_search
 from hub.storage import Storage
@@ -34,9 +36,13 @@ class Services:
     details: DetailsService
     pulls: PullCounter
     search: Search
+    sessions: SessionStore
+    signin: SigninService
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
+        # Sessions must verify on every replica and after restarts: one secret, kept in the DB.
+        settings = resolve_secret(settings, engine)
         search = open_search(engine)
         return cls(
             settings=settings,
@@ -54,6 +60,8 @@ class Services:
             details=DetailsService(engine, on_change=[search.index]),
             pulls=PullCounter(engine),
             search=search,
+            sessions=SessionStore(engine, settings),
+            signin=SigninService(engine, settings),
         )
 
 
