@@ -15,6 +15,7 @@ from hub.artifacts.pulls import PullCounter
 from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
 from hub.auth.accounts import AccountService
+from hub.auth.oauth import OAuthService
 from hub.auth.sessions import SessionStore, resolve_secret
 from hub.auth.signin import SigninService
 from hub.config import Settings
@@ -38,6 +39,7 @@ class Services:
     search: Search
     sessions: SessionStore
     signin: SigninService
+    oauth: OAuthService
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
@@ -62,6 +64,7 @@ class Services:
             search=search,
             sessions=SessionStore(engine, settings),
             signin=SigninService(engine, settings),
+            oauth=OAuthService(settings),
         )
 
 

@@ -6,6 +6,10 @@ POST /signin/local    form: username, password, csrf_token, next
                       -> 303 to ``next`` with the session cookie, or 303 to /signin?error=...
 POST /signout         form (or X-CSRF-Token header): csrf_token -> 303 to /
 GET  /api/v1/csrf-token   {"csrf_token": ...} for scripts (sets the hub_csrf cookie if absent)
+GET  /signin/{name}?next=/path   303 to the provider (GitHub or an OIDC provider, PKCE + state
+                      (+ nonce)); GET /signin/{name}/callback completes it: 303 to next with the
+                      session cookie (a first sign-in makes the user and their namespace), or
+                      303 to /signin?error=...
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from starlette.routing import Route
 
 from hub.api.errors import ApiError
 from hub.auth import sessions
+from hub.auth.oauth import SigninFailed
 from hub.registry.streams import in_thread
 from hub.services import services
 
@@ -121,6 +126,62 @@ async def signout(request: Request) -> Response:
     return response
 
 
+def _flow_cookie(request: Request, value: str, max_age: int) -> bytes:
+    store = services(request).sessions
+    return store.cookie_header(sessions.OAUTH_COOKIE, value, max_age, path="/signin").encode()
+
+
+async def provider_start(request: Request) -> Response:
+    """Send the browser to the provider; the flow's secrets ride in a signed cookie."""
+    name = request.path_params["name"]
+    next_url = safe_next(request.query_params.get("next"))
+    svc = services(request)
+    try:
+        started = await svc.oauth.start(name)
+    except SigninFailed as exc:
+        return back_to_signin(str(exc), next_url)
+    response = RedirectResponse(started.url, status_code=303)
+    cookie = svc.sessions.sign_flow({**started.flow, "next": next_url})
+    response.raw_headers.append(
+        (b"set-cookie", _flow_cookie(request, cookie, sessions.OAUTH_SECONDS))
+    )
+    return response
+
+
+async def provider_callback(request: Request) -> Response:
+    """The provider sends the browser back here with a code (or an error)."""
+    name = request.path_params["name"]
+    svc = services(request)
+    raw = request.cookies.get(sessions.OAUTH_COOKIE)
+    flow = svc.sessions.read_flow(raw) if raw else None
+    next_url = safe_next(flow.get("next")) if flow else "/"
+    address = client_address(request)
+    try:
+        found = await svc.oauth.finish(name, dict(request.query_params), flow)
+    except SigninFailed as exc:
+        failed = back_to_signin(str(exc), next_url)
+        failed.raw_headers.append((b"set-cookie", _flow_cookie(request, "", 0)))
+        await in_thread(
+            svc.signin.record, None, "", "sign-in.failed", {"method": name, "reason": str(exc)}
+        )
+        return failed
+    user, created = await in_thread(svc.signin.user_for, found)
+    assert user.id is not None
+    response = RedirectResponse(next_url, status_code=303)
+    response.raw_headers.append((b"set-cookie", _flow_cookie(request, "", 0)))
+    if request.cookies.get(sessions.SESSION_COOKIE):
+        await sessions.revoke(request)
+    sessions.start_session(response, user.id, request)
+    await in_thread(
+        svc.signin.record,
+        user,
+        user.username,
+        "sign-in",
+        {"method": name, "address": address, "new_user": created},
+    )
+    return response
+
+
 async def csrf(request: Request) -> Response:
     """This browser's CSRF token, for scripts that did not get it from a page (Django's
     pattern: other origins cannot read the answer, same-origin policy)."""
@@ -139,4 +200,6 @@ routes = [
     Route("/signin/local", signin_local, methods=["POST"]),
     Route("/signout", signout, methods=["POST"]),
     Route("/api/v1/csrf-token", csrf, methods=["GET"]),
+    Route("/signin/{name}", provider_start, methods=["GET"]),
+    Route("/signin/{name}/callback", provider_callback, methods=["GET"]),
 ]

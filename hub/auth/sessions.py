@@ -48,6 +48,8 @@ if TYPE_CHECKING:
     from hub.services import Services
 
 SESSION_COOKIE = "hub_session"
+OAUTH_COOKIE = "hub_oauth"  # an OAuth/OIDC flow in progress: state, nonce, PKCE verifier
+OAUTH_SECONDS = 600
 CSRF_COOKIE = "hub_csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -93,6 +95,9 @@ class SessionStore:
             settings.secret_key,
             salt="hub-session",
             signer_kwargs={"digest_method": hashlib.sha256},
+        )
+        self._flows = URLSafeTimedSerializer(
+            settings.secret_key, salt="hub-oauth", signer_kwargs={"digest_method": hashlib.sha256}
         )
         self._csrf_key = hmac.new(settings.secret_key.encode(), b"hub-csrf", "sha256").digest()
 
@@ -143,15 +148,28 @@ class SessionStore:
             except IntegrityError:  # ended twice at once
                 session.rollback()
 
+    def sign_flow(self, flow: dict[str, str]) -> str:
+        return self._flows.dumps(flow)
+
+    def read_flow(self, value: str) -> dict[str, str] | None:
+        """A genuine flow cookie younger than OAUTH_SECONDS; None otherwise."""
+        try:
+            flow = self._flows.loads(value, max_age=OAUTH_SECONDS)
+        except BadSignature:
+            return None
+        if not isinstance(flow, dict) or not all(isinstance(v, str) for v in flow.values()):
+            return None
+        return flow
+
     def csrf_for(self, browser: str) -> str:
         mac = hmac.new(self._csrf_key, browser.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(mac).decode().rstrip("=")
 
-    def cookie_header(self, name: str, value: str, max_age: int) -> str:
+    def cookie_header(self, name: str, value: str, max_age: int, path: str = "/") -> str:
         cookie: SimpleCookie = SimpleCookie()
         cookie[name] = value
         morsel = cookie[name]
-        morsel["path"] = "/"
+        morsel["path"] = path
         morsel["max-age"] = max_age
         morsel["httponly"] = True
         morsel["samesite"] = "Lax"
