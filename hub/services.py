@@ -18,6 +18,7 @@ from hub.auth.accounts import AccountService
 from hub.auth.oauth import OAuthService
 from hub.auth.sessions import SessionStore, resolve_secret
 from hub.auth.signin import SigninService
+from hub.auth.trusted import TrustedPublishing
 from hub.config import Settings
 from hub.search import Search, open_search
 from hub.storage import Storage
@@ -40,12 +41,14 @@ class Services:
     sessions: SessionStore
     signin: SigninService
     oauth: OAuthService
+    trusted: TrustedPublishing
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
         # Sessions must verify on every replica and after restarts: one secret, kept in the DB.
         settings = resolve_secret(settings, engine)
         search = open_search(engine)
+        access = AccessService(engine, settings)
         return cls(
             settings=settings,
             engine=engine,
@@ -57,7 +60,7 @@ class Services:
                 engine, storage, settings.max_manifest_bytes, on_change=[search.index]
             ),
             catalog=CatalogService(engine),
-            access=AccessService(engine, settings),
+            access=access,
             accounts=AccountService(engine),
             details=DetailsService(engine, on_change=[search.index]),
             pulls=PullCounter(engine),
@@ -65,6 +68,7 @@ class Services:
             sessions=SessionStore(engine, settings),
             signin=SigninService(engine, settings),
             oauth=OAuthService(settings),
+            trusted=TrustedPublishing(engine, settings, access.issuer),
         )
 
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from hub.api import accounts, auth, deploy, harbor_v1, search, signin, v1
+from hub.api import accounts, auth, deploy, harbor_v1, search, signin, trusted_publishing, v1
 
 routes: list[BaseRoute] = [
     *auth.routes,
     *accounts.routes,
+    # before v1: its /api/v1/repositories/{path:path} would swallow .../trusted-publishers
+    *trusted_publishing.routes,
     *v1.routes,
     *harbor_v1.routes,
     *search.routes,

@@ -247,6 +247,13 @@ class AccessService:
         member = session.get(Membership, (ns.id, identity.user_id))
         return ROLE_ACTIONS.get(member.role, frozenset()) if member else frozenset()
 
+    def administers(self, identity: Identity, namespace: str) -> bool:
+        """May ``identity`` manage ``namespace`` (members, robots, audit log, publishers)?"""
+        if identity.granted is not None:  # a registry bearer token manages nothing
+            return False
+        with Session(self.engine) as session:
+            return "admin" in self.namespace_actions(session, identity, namespace)
+
     def authorize(self, identity: Identity, repository: str, action: str) -> None:
         """Raise unless ``identity`` may do ``action``; the error never tells an outsider
         whether a private repository exists."""
