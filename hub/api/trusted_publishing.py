@@ -5,8 +5,9 @@ GET    /api/v1/repositories/{name}/trusted-publishers         the rules (namespa
 POST   /api/v1/repositories/{name}/trusted-publishers         {"issuer","audience","claims"}
 DELETE /api/v1/repositories/{name}/trusted-publishers/{id}
 POST   /api/v1/trusted-publishing/exchange   {"token": "<CI OIDC token>", "repository"?}
-       -> {"token", "expires_in", "repository"}: use it as a registry bearer token, or as the
-          password of any username (``oras login -u ci -p $TOKEN``)
+       -> {"token", "expires_in", "repository"}: a registry bearer token
+          (``Authorization: Bearer``; ``oras push --registry-token $TOKEN``; oras-py
+          ``registry.auth.set_token_auth(token)``)
 """
 
 from __future__ import annotations
