@@ -4,7 +4,7 @@ the session, sessions surviving a restart, and rate limits. Driven with httpx ag
 
 from __future__ import annotations
 
-import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support.postgres import fresh_database
 from tests.support.server import HubServer
 
 
@@ -150,23 +151,57 @@ def test_next_stays_on_this_site(server: HubServer, wanted: str) -> None:
         assert r.status_code == 303 and r.headers["location"] == "/"
 
 
-def test_rate_limit_per_username_and_address(tmp_path: Path) -> None:
-    hub = start(tmp_path, HUB_SIGNIN_RATE_PER_MINUTE="3")
-    try:
-        with browser(hub) as client:
-            csrf = csrf_of(client)
-            for _ in range(3):
-                assert sign_in(client, csrf, password="guess").status_code == 303
-            limited = sign_in(client, csrf, password="alice-pw")  # even the right password
-            assert limited.status_code == 429
-            assert 1 <= int(limited.headers["retry-after"]) <= 60
-            assert "try again in" in limited.json()["errors"][0]["message"]
-            # the address is limited too, whichever name it tries
-            other = client.post(
-                "/signin/local",
-                data={"username": "mallory", "password": "x", "csrf_token": csrf},
-            )
-            assert other.status_code == 429
-        assert json.loads(limited.text)["errors"][0]["code"] == "TOO_MANY_REQUESTS"
-    finally:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def limited_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubServer]:
+    """A hub allowing 3 sign-in attempts a minute, on each database."""
+    if request.param == "sqlite":
+        hub = start(tmp_path, HUB_SIGNIN_RATE_PER_MINUTE="3")
+        yield hub
         hub.stop()
+        return
+    with fresh_database("hub_test_signin") as url:
+        env = {"HUB_DATABASE_URL": url, "HUB_AUTH": "required"}
+        subprocess.run(
+            [sys.executable, "-m", "hub", "migrate"],
+            env={**os.environ, **env},
+            check=True,
+            capture_output=True,
+        )
+        hub = start(tmp_path, HUB_SIGNIN_RATE_PER_MINUTE="3", **env)
+        yield hub
+        hub.stop()
+
+
+def test_sessions_and_rate_limits(limited_hub: HubServer) -> None:
+    """Per client address (every attempt) and per username (failures), across replicas since
+    attempts live in the database. Addresses come from X-Forwarded-For: uvicorn trusts it from
+    127.0.0.1 (proxy_headers), as behind a reverse proxy."""
+
+    def attempt(client: httpx.Client, csrf: str, address: str, user: str, password: str):
+        return client.post(
+            "/signin/local",
+            data={"username": user, "password": password, "csrf_token": csrf},
+            headers={"X-Forwarded-For": address},
+        )
+
+    with browser(limited_hub) as client:
+        csrf = csrf_of(client)
+        # a session on this database: sign in, sign out, the copy stops working
+        assert attempt(client, csrf, "10.0.0.1", "alice", "alice-pw").status_code == 303
+        copied = dict(client.cookies)
+        assert client.get("/api/v1/user").json()["username"] == "alice"
+        assert client.post("/signout", data={"csrf_token": csrf}).status_code == 303
+        assert httpx.get(f"{limited_hub.url}/api/v1/user", cookies=copied).status_code == 401
+
+        for _ in range(3):
+            assert attempt(client, csrf, "10.0.0.2", "alice", "guess").status_code == 303
+        # the username is limited from any address, even with the right password
+        limited = attempt(client, csrf, "10.0.0.3", "alice", "alice-pw")
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 60
+        error = limited.json()["errors"][0]
+        assert error["code"] == "TOO_MANY_REQUESTS" and "try again in" in error["message"]
+        # another name from a fresh address goes ahead ...
+        assert attempt(client, csrf, "10.0.0.3", "mallory", "x").status_code == 303
+        # ... but the address that made three attempts is limited, whichever name it tries
+        assert attempt(client, csrf, "10.0.0.2", "mallory", "x").status_code == 429
