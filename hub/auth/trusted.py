@@ -11,20 +11,23 @@ by the issuer's discovery document (``<issuer>/.well-known/openid-configuration`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import jwt
-from sqlalchemy import Engine
+from sqlalchemy import Engine, delete
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.auth.accounts import audit
 from hub.auth.tokens import Access, TokenIssuer
 from hub.config import Settings
-from hub.db.models import TrustedPublisher
+from hub.db.models import TrustedPublisher, UsedCiToken, utcnow
 from hub.oci.reference import valid_name
 
 TOKEN_SECONDS = 900  # long enough for a push, short enough not to matter if it leaks
@@ -200,12 +203,8 @@ class TrustedPublishing:
         rule = matched[0]
         assert rule.id is not None
         subject = f"trusted-publisher:{rule.id}"
-        token = self.issuer.issue(
-            subject,
-            [Access("repository", rule.repository, ("pull", "push"))],
-            seconds=TOKEN_SECONDS,
-        )
         with Session(self.engine) as session:
+            self._spend(session, issuer, claims)
             audit(
                 session,
                 subject,
@@ -215,8 +214,29 @@ class TrustedPublishing:
                 issuer=issuer,
                 subject=str(claims.get("sub") or ""),
             )
-            session.commit()
+            try:
+                session.commit()
+            except IntegrityError:  # exchanged at the same moment elsewhere
+                raise Refused("this token was already exchanged; request a fresh one") from None
+        token = self.issuer.issue(
+            subject,
+            [Access("repository", rule.repository, ("pull", "push"))],
+            seconds=TOKEN_SECONDS,
+        )
         return Exchanged(token, rule.repository, TOKEN_SECONDS, rule.id)
+
+    def _spend(self, session: Session, issuer: str, claims: dict[str, Any]) -> None:
+        """Each CI token buys one registry token: its jti is remembered until it expires."""
+        jti = claims.get("jti")
+        if not isinstance(jti, str) or not jti:
+            raise Refused("the token has no jti claim, so it could be replayed; refused")
+        key = hashlib.sha256(f"{issuer}\0{jti}".encode()).hexdigest()
+        now = utcnow()
+        session.execute(delete(UsedCiToken).where(col(UsedCiToken.expires_at) < now))
+        if session.get(UsedCiToken, key) is not None:
+            raise Refused("this token was already exchanged; request a fresh one")
+        expires = datetime.fromtimestamp(int(claims["exp"]) + 60, UTC)
+        session.add(UsedCiToken(key=key, expires_at=expires))
 
     # -- the issuer's keys -----------------------------------------------------------------
 

@@ -257,3 +257,12 @@ class TrustedPublisher(SQLModel, table=True):
     claims: str = Field(default="{}")
     created_by: str = Field(default="", max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class UsedCiToken(SQLModel, table=True):
+    """CI tokens already exchanged (SHA-256 of issuer and jti), kept until they expire, so a
+    leaked token cannot be exchanged again (PyPI does the same)."""
+
+    __tablename__ = "used_ci_tokens"
+    key: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

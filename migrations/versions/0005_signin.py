@@ -1,4 +1,4 @@
-"""sign-in: server secrets, browser sessions, sign-in attempts, identity links, trusted publishers
+"""sign-in: server secrets, browser sessions, sign-in attempts, identity links, trusted publishing
 
 Revision ID: 0005_signin
 Revises: 0004
@@ -71,9 +71,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_trusted_publishers_repository", "trusted_publishers", ["repository"])
+    op.create_table(
+        "used_ci_tokens",
+        sa.Column("key", AutoString(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("key"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("used_ci_tokens")
     op.drop_index("ix_trusted_publishers_repository", table_name="trusted_publishers")
     op.drop_table("trusted_publishers")
     op.drop_index("ix_identity_links_user_id", table_name="identity_links")

@@ -8,6 +8,7 @@ hardening with OpenID Connect")."""
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -77,7 +78,7 @@ class CiIssuer:
             "iat": now,
             "nbf": now,
             "exp": now + 300,
-            "jti": f"j{now}",
+            "jti": secrets.token_hex(8),
             **REPO_CLAIMS,
             **overrides,
         }
@@ -167,8 +168,11 @@ def test_exchange_pushes_that_repository_only(
         "trusted_publishers"
     ]:
         test_rules_are_managed_by_owners(hub, issuer)
-    got = exchange(hub, issuer.token())
+    ci_token = issuer.token()
+    got = exchange(hub, ci_token)
     assert got.status_code == 200, got.text
+    replayed = exchange(hub, ci_token)  # one CI token buys one registry token
+    assert replayed.status_code == 401 and "already exchanged" in replayed.text
     body = got.json()
     assert body["repository"] == "alice/filter" and 60 <= body["expires_in"] <= 900
     claims = jwt.decode(body["token"], options={"verify_signature": False})
@@ -201,6 +205,7 @@ def test_exchange_pushes_that_repository_only(
         ({"repository": "mallory/filter-src"}, "no trusted publisher matches"),
         ({"exp": int(time.time()) - 120, "iat": int(time.time()) - 600}, "expired"),
         ({"iss": "https://token.actions.githubusercontent.com"}, "not trusted"),
+        ({"jti": None}, "no jti"),
     ],
 )
 def test_exchange_refusals(
