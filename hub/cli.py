@@ -54,6 +54,7 @@ def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, o
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        access_log=args.access_log,
         proxy_headers=True,
         timeout_keep_alive=30,
         # uvicorn's own `Server` header is noise; the registry announces its API version.
@@ -149,6 +150,13 @@ def parser() -> argparse.ArgumentParser:
         help="worker processes (default: one per CPU)",
     )
     serve.add_argument("--log-level", default=os.environ.get("HUB_LOG_LEVEL", "info"))
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("HUB_ACCESS_LOG", "").lower() in ("1", "true", "yes", "on"),
+        help="log every request (default off: a line per pull costs ~5%% of the CPU; "
+        "proxies and ingresses usually log access already)",
+    )
     serve.set_defaults(run=_cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_cmd_migrate)
     gc = sub.add_parser("gc", help="remove unreferenced blobs and abandoned uploads")
