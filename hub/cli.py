@@ -24,7 +24,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     # Before anything imports prometheus_client: workers share one metrics directory.
     metrics_dir = metrics.prepare_multiprocess(args.workers)
-    log_config = dict_config(settings.log_format, args.log_level)
+    log_config = dict_config(settings.log_format, args.log_level, args.access_log)
     logging.config.dictConfig(log_config)
     try:
         return _serve(args, settings, log_config)
