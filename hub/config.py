@@ -96,12 +96,16 @@ class Settings:
     log_format: str = "text"
     body_timeout_seconds: float = 60.0
     body_min_bytes_per_second: float = 1024.0
+    # Largest request header section (hub.http_limits); 431 past it.
+    max_header_bytes: int = 64 * 1024
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(
                 f"HUB_LOG_FORMAT={self.log_format!r} is not valid; choose one of {LOG_FORMATS}"
             )
+        if self.max_header_bytes < 4096:
+            raise ConfigError("HUB_MAX_HEADER_BYTES must be at least 4096")
         if self.body_timeout_seconds <= 0:
             raise ConfigError("HUB_BODY_TIMEOUT_SECONDS must be a positive number of seconds")
         if self.auth not in AUTH_MODES:
@@ -155,6 +159,11 @@ class Settings:
                     kwargs[attr] = float(env[var])
                 except ValueError:
                     raise ConfigError(f"{var}={env[var]!r} is not a number") from None
+        if env.get("HUB_MAX_HEADER_BYTES"):
+            try:
+                kwargs["max_header_bytes"] = int(env["HUB_MAX_HEADER_BYTES"])
+            except ValueError:
+                raise ConfigError("HUB_MAX_HEADER_BYTES must be a number of bytes") from None
         if "base_url" in kwargs:
             kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
         return cls(**kwargs)  # type: ignore[arg-type]

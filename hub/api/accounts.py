@@ -16,6 +16,8 @@ from hub.db.models import ApiToken
 from hub.registry.streams import in_thread
 from hub.services import services
 
+MAX_TOKEN_DAYS = 3650
+
 
 class ConflictError(ApiError):
     status, code = 409, "CONFLICT"
@@ -89,15 +91,23 @@ async def tokens(request: Request) -> Response:
     body = await _body(request)
     scopes = body.get("scopes", ["pull"])
     days = body.get("expires_in_days")
-    if not isinstance(scopes, list) or (days is not None and not isinstance(days, int)):
-        raise BadRequest("scopes must be a list and expires_in_days an integer")
+    namespace = body.get("namespace")
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise BadRequest("scopes must be a list of strings: pull, push, admin")
+    # A bool is an int to Python; a huge count overflows the expiry date (found by fuzzing).
+    if days is not None and (
+        not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_TOKEN_DAYS
+    ):
+        raise BadRequest(f"expires_in_days must be an integer from 1 to {MAX_TOKEN_DAYS}")
+    if namespace is not None and (not isinstance(namespace, str) or len(namespace) > 255):
+        raise BadRequest("namespace must be a namespace's name (a string) or null")
     try:
         created = await in_thread(
             accounts.create_token,
             identity.username,
             str(body.get("name") or "api"),
             ",".join(map(str, scopes)),
-            body.get("namespace"),
+            namespace,
             expiry(days),
             identity.username,
         )
@@ -151,6 +161,8 @@ async def members(request: Request) -> Response:
     try:
         if request.method == "PUT":
             role = (await _body(request)).get("role")
+            if not isinstance(role, str):
+                raise BadRequest("role must be a string: owner, maintainer or reader")
             await in_thread(accounts.set_member, org, user, role, identity.username)
         elif request.method == "DELETE":
             await in_thread(accounts.set_member, org, user, None, identity.username)
@@ -165,8 +177,13 @@ async def robots(request: Request) -> Response:
     identity = await _require_owner(request, org)
     body = await _body(request)
     name, scopes = body.get("name"), body.get("scopes", ["pull"])
-    if not isinstance(name, str) or not name or not isinstance(scopes, list):
-        raise BadRequest("name (string) and scopes (list) are required")
+    if (
+        not isinstance(name, str)
+        or not name
+        or not isinstance(scopes, list)
+        or not all(isinstance(s, str) for s in scopes)
+    ):
+        raise BadRequest("name (string) and scopes (list of strings) are required")
     try:
         created = await in_thread(
             services(request).accounts.create_robot,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from hub.api import accounts, auth, deploy, harbor_v1, search, signin, trusted_publishing, v1
+from hub.api import (
+    accounts,
+    auth,
+    deploy,
+    harbor_v1,
+    openapi,
+    search,
+    signin,
+    trusted_publishing,
+    v1,
+)
 
 routes: list[BaseRoute] = [
     *auth.routes,
@@ -16,4 +26,5 @@ routes: list[BaseRoute] = [
     *search.routes,
     *deploy.routes,
     *signin.routes,
+    *openapi.routes,
 ]
