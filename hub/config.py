@@ -38,6 +38,12 @@ class Settings:
     upload_ttl_seconds: int = 24 * 3600
     # How often batched pull counts are written (hub.artifacts.pulls).
     pull_flush_seconds: float = 5.0
+    # Webhooks (hub.events): loopback, link-local and private targets are refused unless
+    # allowed, so the hub cannot be made to probe its own network (SSRF).
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = 8  # attempts per delivery before it is marked failed
+    webhook_retry_seconds: float = 10.0  # first retry delay; doubles per attempt
+    webhook_poll_seconds: float = 1.0  # how often each replica looks for due deliveries
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -65,6 +71,16 @@ class Settings:
             kwargs["max_manifest_bytes"] = int(env["HUB_MAX_MANIFEST_BYTES"])
         if env.get("HUB_PULL_FLUSH_SECONDS"):
             kwargs["pull_flush_seconds"] = float(env["HUB_PULL_FLUSH_SECONDS"])
+        if "HUB_WEBHOOK_ALLOW_PRIVATE" in env:
+            kwargs["webhook_allow_private"] = _bool(
+                "HUB_WEBHOOK_ALLOW_PRIVATE", env["HUB_WEBHOOK_ALLOW_PRIVATE"]
+            )
+        if env.get("HUB_WEBHOOK_MAX_ATTEMPTS"):
+            kwargs["webhook_max_attempts"] = int(env["HUB_WEBHOOK_MAX_ATTEMPTS"])
+        if env.get("HUB_WEBHOOK_RETRY_SECONDS"):
+            kwargs["webhook_retry_seconds"] = float(env["HUB_WEBHOOK_RETRY_SECONDS"])
+        if env.get("HUB_WEBHOOK_POLL_SECONDS"):
+            kwargs["webhook_poll_seconds"] = float(env["HUB_WEBHOOK_POLL_SECONDS"])
         if "base_url" in kwargs:
             kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
         return cls(**kwargs)  # type: ignore[arg-type]

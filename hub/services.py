@@ -16,6 +16,8 @@ from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
 from hub.auth.accounts import AccountService
 from hub.config import Settings
+from hub.events.delivery import DeliveryQueue, DeliveryWorker
+from hub.events.webhooks import WebhookService
 from hub.search import Search, open_search
 from hub.storage import Storage
 
@@ -34,26 +36,37 @@ class Services:
     details: DetailsService
     pulls: PullCounter
     search: Search
+    webhooks: WebhookService
+    deliveries: DeliveryWorker
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
         search = open_search(engine)
+        access = AccessService(engine, settings)
+        webhooks = WebhookService(engine, access, settings)
         return cls(
             settings=settings,
             engine=engine,
             storage=storage,
             blobs=BlobService(engine, storage),
             uploads=UploadService(engine, storage),
-            # Every push and delete re-indexes its repository in the same transaction.
+            # Every push and delete re-indexes its repository in the same transaction, and
+            # queues its webhook deliveries there too.
             manifests=ManifestService(
-                engine, storage, settings.max_manifest_bytes, on_change=[search.index]
+                engine,
+                storage,
+                settings.max_manifest_bytes,
+                on_change=[search.index],
+                on_event=[webhooks.enqueue],
             ),
             catalog=CatalogService(engine),
-            access=AccessService(engine, settings),
+            access=access,
             accounts=AccountService(engine),
             details=DetailsService(engine, on_change=[search.index]),
             pulls=PullCounter(engine),
             search=search,
+            webhooks=webhooks,
+            deliveries=DeliveryWorker(DeliveryQueue(engine, settings), settings),
         )
 
 
