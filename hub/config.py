@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 AUTH_MODES = ("required", "none")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -44,8 +45,23 @@ class Settings:
     webhook_max_attempts: int = 8  # attempts per delivery before it is marked failed
     webhook_retry_seconds: float = 10.0  # first retry delay; doubles per attempt
     webhook_poll_seconds: float = 1.0  # how often each replica looks for due deliveries
+    # Operations (hub.observability): log line format; a request body that stalls this long,
+    # or averages under the minimum rate once it has taken this long, is refused with 408.
+    log_format: str = "text"
+    body_timeout_seconds: float = 60.0
+    body_min_bytes_per_second: float = 1024.0
 
     def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"HUB_LOG_FORMAT={self.log_format!r} is not valid; choose one of {LOG_FORMATS}"
+            )
+        if self.body_timeout_seconds <= 0:
+            raise ConfigError("HUB_BODY_TIMEOUT_SECONDS must be a positive number of seconds")
+        if self.webhook_max_attempts < 1 or self.webhook_poll_seconds <= 0:
+            raise ConfigError(
+                "HUB_WEBHOOK_MAX_ATTEMPTS must be at least 1 and HUB_WEBHOOK_POLL_SECONDS positive"
+            )
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"HUB_AUTH={self.auth!r} is not valid; choose one of {AUTH_MODES}")
 
@@ -61,6 +77,7 @@ class Settings:
             "HUB_BASE_URL": "base_url",
             "HUB_SECRET_KEY": "secret_key",
             "HUB_AUTH": "auth",
+            "HUB_LOG_FORMAT": "log_format",
         }
         for var, attr in plain.items():
             if env.get(var):
@@ -75,12 +92,25 @@ class Settings:
             kwargs["webhook_allow_private"] = _bool(
                 "HUB_WEBHOOK_ALLOW_PRIVATE", env["HUB_WEBHOOK_ALLOW_PRIVATE"]
             )
-        if env.get("HUB_WEBHOOK_MAX_ATTEMPTS"):
-            kwargs["webhook_max_attempts"] = int(env["HUB_WEBHOOK_MAX_ATTEMPTS"])
-        if env.get("HUB_WEBHOOK_RETRY_SECONDS"):
-            kwargs["webhook_retry_seconds"] = float(env["HUB_WEBHOOK_RETRY_SECONDS"])
-        if env.get("HUB_WEBHOOK_POLL_SECONDS"):
-            kwargs["webhook_poll_seconds"] = float(env["HUB_WEBHOOK_POLL_SECONDS"])
+        for var, attr, kind in (
+            ("HUB_WEBHOOK_MAX_ATTEMPTS", "webhook_max_attempts", int),
+            ("HUB_WEBHOOK_RETRY_SECONDS", "webhook_retry_seconds", float),
+            ("HUB_WEBHOOK_POLL_SECONDS", "webhook_poll_seconds", float),
+        ):
+            if env.get(var):
+                try:
+                    kwargs[attr] = kind(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var}={env[var]!r} is not a number") from None
+        for var, attr in (
+            ("HUB_BODY_TIMEOUT_SECONDS", "body_timeout_seconds"),
+            ("HUB_BODY_MIN_BYTES_PER_SECOND", "body_min_bytes_per_second"),
+        ):
+            if env.get(var):
+                try:
+                    kwargs[attr] = float(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var}={env[var]!r} is not a number") from None
         if "base_url" in kwargs:
             kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
         return cls(**kwargs)  # type: ignore[arg-type]
