@@ -74,10 +74,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.services = built = services or build_services(settings)
         flusher = asyncio.create_task(_flush_pulls(built))
+        # Webhook deliveries queued in the database (hub.events.delivery); every replica sends.
+        deliveries = asyncio.create_task(built.deliveries.run())
         try:
             yield
         finally:
             flusher.cancel()
+            deliveries.cancel()
+            await asyncio.gather(deliveries, return_exceptions=True)
+            await anyio.to_thread.run_sync(built.deliveries.release)
             await anyio.to_thread.run_sync(built.pulls.flush)
             built.engine.dispose()
             metrics.worker_exit()

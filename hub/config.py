@@ -91,6 +91,12 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     # Trusted publishing (hub.auth.trusted): CI OIDC issuers whose tokens may be exchanged.
     trusted_issuers: tuple[str, ...] = ()
+    # Webhooks (hub.events): loopback, link-local and private targets are refused unless
+    # allowed, so the hub cannot be made to probe its own network (SSRF).
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = 8  # attempts per delivery before it is marked failed
+    webhook_retry_seconds: float = 10.0  # first retry delay; doubles per attempt
+    webhook_poll_seconds: float = 1.0  # how often each replica looks for due deliveries
     # Operations (hub.observability): log line format; a request body that stalls this long,
     # or averages under the minimum rate once it has taken this long, is refused with 408.
     log_format: str = "text"
@@ -108,6 +114,10 @@ class Settings:
             raise ConfigError("HUB_MAX_HEADER_BYTES must be at least 4096")
         if self.body_timeout_seconds <= 0:
             raise ConfigError("HUB_BODY_TIMEOUT_SECONDS must be a positive number of seconds")
+        if self.webhook_max_attempts < 1 or self.webhook_poll_seconds <= 0:
+            raise ConfigError(
+                "HUB_WEBHOOK_MAX_ATTEMPTS must be at least 1 and HUB_WEBHOOK_POLL_SECONDS positive"
+            )
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"HUB_AUTH={self.auth!r} is not valid; choose one of {AUTH_MODES}")
 
@@ -150,6 +160,20 @@ class Settings:
         for url in ("github_url", "github_api_url"):
             if url in kwargs:
                 kwargs[url] = str(kwargs[url]).rstrip("/")
+        if "HUB_WEBHOOK_ALLOW_PRIVATE" in env:
+            kwargs["webhook_allow_private"] = _bool(
+                "HUB_WEBHOOK_ALLOW_PRIVATE", env["HUB_WEBHOOK_ALLOW_PRIVATE"]
+            )
+        for var, attr, kind in (
+            ("HUB_WEBHOOK_MAX_ATTEMPTS", "webhook_max_attempts", int),
+            ("HUB_WEBHOOK_RETRY_SECONDS", "webhook_retry_seconds", float),
+            ("HUB_WEBHOOK_POLL_SECONDS", "webhook_poll_seconds", float),
+        ):
+            if env.get(var):
+                try:
+                    kwargs[attr] = kind(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var}={env[var]!r} is not a number") from None
         for var, attr in (
             ("HUB_BODY_TIMEOUT_SECONDS", "body_timeout_seconds"),
             ("HUB_BODY_MIN_BYTES_PER_SECOND", "body_min_bytes_per_second"),

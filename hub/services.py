@@ -20,6 +20,8 @@ from hub.auth.sessions import SessionStore, resolve_secret
 from hub.auth.signin import SigninService
 from hub.auth.trusted import TrustedPublishing
 from hub.config import Settings
+from hub.events.delivery import DeliveryQueue, DeliveryWorker
+from hub.events.webhooks import WebhookService
 from hub.search import Search, open_search
 from hub.storage import Storage
 
@@ -42,6 +44,8 @@ class Services:
     signin: SigninService
     oauth: OAuthService
     trusted: TrustedPublishing
+    webhooks: WebhookService
+    deliveries: DeliveryWorker
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
@@ -49,15 +53,21 @@ class Services:
         settings = resolve_secret(settings, engine)
         search = open_search(engine)
         access = AccessService(engine, settings)
+        webhooks = WebhookService(engine, access, settings)
         return cls(
             settings=settings,
             engine=engine,
             storage=storage,
             blobs=BlobService(engine, storage),
             uploads=UploadService(engine, storage),
-            # Every push and delete re-indexes its repository in the same transaction.
+            # Every push and delete re-indexes its repository in the same transaction, and
+            # queues its webhook deliveries there too.
             manifests=ManifestService(
-                engine, storage, settings.max_manifest_bytes, on_change=[search.index]
+                engine,
+                storage,
+                settings.max_manifest_bytes,
+                on_change=[search.index],
+                on_event=[webhooks.enqueue],
             ),
             catalog=CatalogService(engine),
             access=access,
@@ -69,6 +79,8 @@ class Services:
             signin=SigninService(engine, settings),
             oauth=OAuthService(settings),
             trusted=TrustedPublishing(engine, settings, access.issuer),
+            webhooks=webhooks,
+            deliveries=DeliveryWorker(DeliveryQueue(engine, settings), settings),
         )
 
 

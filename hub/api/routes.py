@@ -14,6 +14,7 @@ from hub.api import (
     signin,
     trusted_publishing,
     v1,
+    webhooks,
 )
 
 routes: list[BaseRoute] = [
@@ -27,4 +28,5 @@ routes: list[BaseRoute] = [
     *deploy.routes,
     *signin.routes,
     *openapi.routes,
+    *webhooks.routes,
 ]

@@ -254,6 +254,22 @@ class AccessService:
         with Session(self.engine) as session:
             return "admin" in self.namespace_actions(session, identity, namespace)
 
+    def manages_namespace(self, identity: Identity, name: str) -> frozenset[str]:
+        """What ``identity`` may do in namespace ``name`` through the JSON API, with an API
+        token's limits applied; "admin" in it means managing the namespace (e.g. its webhooks,
+        hub.events). Registry bearer tokens are for /v2 only and manage nothing."""
+        if self.open:
+            return ALL | {"admin"}
+        if identity.user_id is None or identity.granted is not None:
+            return frozenset()
+        with Session(self.engine) as session:
+            allowed = set(self.namespace_actions(session, identity, name))
+        if identity.token_actions is not None:
+            allowed &= identity.token_actions
+        if identity.token_namespace and identity.token_namespace != name:
+            allowed = set()
+        return frozenset(allowed)
+
     def authorize(self, identity: Identity, repository: str, action: str) -> None:
         """Raise unless ``identity`` may do ``action``; the error never tells an outsider
         whether a private repository exists."""

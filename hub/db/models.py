@@ -266,3 +266,59 @@ class UsedCiToken(SQLModel, table=True):
     __tablename__ = "used_ci_tokens"
     key: str = Field(primary_key=True, max_length=64)
     expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+# -- Events: webhooks and their delivery queue (hub.events) ------------------------------------
+
+
+class Webhook(SQLModel, table=True):
+    """A namespace's subscription: events about its repositories are POSTed to ``url``. The
+    secret is kept (not hashed) because every delivery is signed with it; the API shows it
+    only in the answer that creates the webhook."""
+
+    __tablename__ = "webhooks"
+    id: int | None = Field(default=None, primary_key=True)
+    namespace_id: int = Field(foreign_key="namespaces.id", index=True)
+    url: str = Field(max_length=2048)
+    secret: str = Field(max_length=255)
+    events: str = Field(default="", max_length=255)  # comma-separated event types; "" = all
+    active: bool = Field(default=True)
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one webhook, queued in the same transaction as the change it reports, so
+    it survives restarts and any replica may send it. A replica claims a row by setting a
+    lease (token + expiry) with a conditional UPDATE; an expired lease (a replica died
+    mid-send) may be claimed again."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhooks.id", index=True)
+    event_id: str = Field(max_length=64)
+    event_type: str = Field(max_length=128)
+    body: str  # the CloudEvent, JSON, exactly as sent (and signed) on every attempt
+    state: str = Field(default="pending", max_length=16)  # pending | succeeded | failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    lease_token: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_status_code: int | None = Field(default=None)
+    last_error: str = Field(default="", max_length=1024)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """The delivery log: one row per HTTP attempt."""
+
+    __tablename__ = "webhook_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_deliveries.id", index=True)
+    attempt: int
+    status_code: int | None = Field(default=None)
+    error: str = Field(default="", max_length=1024)
+    duration_ms: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
