@@ -72,6 +72,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         finally:
             flusher.cancel()
             await anyio.to_thread.run_sync(built.pulls.flush)
+            await anyio.to_thread.run_sync(built.playground.close)  # stop sandbox workers
             built.engine.dispose()
 
     async def api_error(request: Request, exc: Exception) -> JSONResponse:

@@ -38,6 +38,14 @@ class Settings:
     upload_ttl_seconds: int = 24 * 3600
     # How often batched pull counts are written (hub.artifacts.pulls).
     pull_flush_seconds: float = 5.0
+    # Filter playground (hub.playground): sandbox processes per hub process, the limits of
+    # one run, runs per caller per minute, and whether pushes get a load check.
+    playground_workers: int = 2
+    playground_cpu_ms: int = 100
+    playground_memory_mb: int = 64
+    playground_timeout_seconds: float = 5.0
+    playground_rate_per_minute: int = 30
+    playground_load_check: bool = True
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
@@ -65,6 +73,35 @@ class Settings:
             kwargs["max_manifest_bytes"] = int(env["HUB_MAX_MANIFEST_BYTES"])
         if env.get("HUB_PULL_FLUSH_SECONDS"):
             kwargs["pull_flush_seconds"] = float(env["HUB_PULL_FLUSH_SECONDS"])
+        kwargs.update(_playground(env))
         if "base_url" in kwargs:
             kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _playground(env: Mapping[str, str]) -> dict[str, object]:
+    """HUB_PLAYGROUND_* settings (hub.playground); each must be a positive number."""
+    found: dict[str, object] = {}
+    numbers: dict[str, tuple[str, type]] = {
+        "HUB_PLAYGROUND_WORKERS": ("playground_workers", int),
+        "HUB_PLAYGROUND_CPU_MS": ("playground_cpu_ms", int),
+        "HUB_PLAYGROUND_MEMORY_MB": ("playground_memory_mb", int),
+        "HUB_PLAYGROUND_TIMEOUT": ("playground_timeout_seconds", float),
+        "HUB_PLAYGROUND_RATE": ("playground_rate_per_minute", int),
+    }
+    for var, (attr, kind) in numbers.items():
+        raw = env.get(var)
+        if not raw:
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise ConfigError(f"{var}={raw!r} is not valid; give a positive {kind.__name__}")
+        found[attr] = value
+    if "HUB_PLAYGROUND_LOAD_CHECK" in env:
+        found["playground_load_check"] = _bool(
+            "HUB_PLAYGROUND_LOAD_CHECK", env["HUB_PLAYGROUND_LOAD_CHECK"]
+        )
+    return found

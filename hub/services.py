@@ -16,6 +16,7 @@ from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
 from hub.auth.accounts import AccountService
 from hub.config import Settings
+from hub.playground.service import PlaygroundService
 from hub.search import Search, open_search
 from hub.storage import Storage
 
@@ -34,11 +35,12 @@ class Services:
     details: DetailsService
     pulls: PullCounter
     search: Search
+    playground: PlaygroundService  # filter playground and the load check at push
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
         search = open_search(engine)
-        return cls(
+        built = cls(
             settings=settings,
             engine=engine,
             storage=storage,
@@ -54,7 +56,11 @@ class Services:
             details=DetailsService(engine, on_change=[search.index]),
             pulls=PullCounter(engine),
             search=search,
+            playground=PlaygroundService(settings, DetailsService(engine), storage),
         )
+        if settings.playground_load_check:
+            built.manifests.analyzer.load_check = built.playground.load_check
+        return built
 
 
 def services(request: Request) -> Services:

@@ -21,8 +21,9 @@ def skeleton(
 ) -> bytes:
     """ABI 0.2.1 marker, a bump allocator, and the callbacks the lifecycle needs; the
     configure and request-headers bodies are given (each must leave one i32)."""
-    return wasmtime.wat2wasm(
-        f"""
+    return bytes(
+        wasmtime.wat2wasm(
+            f"""
 (module
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
   {extra_imports}
@@ -42,6 +43,7 @@ def skeleton(
     {configure})
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) {request_headers})
 )"""
+        )
     )
 
 
