@@ -12,7 +12,7 @@ MAX_KEYS = 10_000
 class RateLimiter:
     def __init__(self, per_minute: int, burst: int | None = None) -> None:
         self.rate = per_minute / 60.0  # tokens per second
-        self.capacity = float(burst if burst is not None else max(1, min(per_minute, 10)))
+        self.capacity = float(burst if burst is not None else max(1, min(per_minute, 20)))
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
