@@ -111,3 +111,41 @@ def test_a_module_without_the_abi_marker_is_not_loaded() -> None:
     wasm = wasmtime.wat2wasm('(module (memory (export "memory") 1))')
     check = load_check(wasm, {})
     assert check["ok"] is False and "proxy_abi_version_0_2_x" in check["reason"]
+
+
+def test_http_call_answered_from_canned_response_resumes_the_request() -> None:
+    result = run(
+        modules.http_caller(),
+        request={"method": "POST", "path": "/pay", "body": "card=4111"},
+        http_calls=[{"upstream": "authz", "status": 200, "body": "allow"}],
+    )
+    assert result["ok"] and result["outcome"] == "forwarded", result["verdict"]
+    upstream = result["upstream"]["request"]
+    assert ["x-authz", "allow"] in upstream["headers"]
+    assert upstream["body"] == "REDACTED"
+    [call] = result["calls"][:1]
+    assert call["kind"] == "http_call" and call["upstream"] == "authz"
+    assert call["headers"][:2] == [[":method", "GET"], [":path", "/"]]
+    assert call["answer"] == "canned 200"
+    names = [c["callback"] for c in result["callbacks"]]
+    assert names.index("proxy_on_http_call_response") == names.index("proxy_on_request_headers") + 1
+    assert {
+        "level": "info",
+        "message": "hello stdout",
+        "callback": "proxy_on_response_headers",
+        "source": "stdout",
+    } in result["logs"]
+
+
+def test_http_call_without_a_canned_response_fails_and_the_request_stalls() -> None:
+    result = run(modules.http_caller(), request={"path": "/pay"})
+    assert result["ok"] and result["outcome"] == "stalled"
+    assert result["upstream"]["reached"] is False and result["client"]["response"] is None
+    assert "paused in proxy_on_request_headers and never resumed" in result["verdict"]
+    assert result["calls"][0]["answer"].startswith("BAD_ARGUMENT: no canned response")
+    assert result["callbacks"][-1] == {
+        "callback": "proxy_on_request_headers",
+        "ms": result["callbacks"][-1]["ms"],
+        "returned": 1,
+        "action": "StopIteration",
+    }
