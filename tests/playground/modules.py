@@ -18,6 +18,7 @@ def skeleton(
     configure: str = TRUE,
     request_headers: str = CONTINUE,
     extra_imports: str = "",
+    data: str = "",
 ) -> bytes:
     """ABI 0.2.1 marker, a bump allocator, and the callbacks the lifecycle needs; the
     configure and request-headers bodies are given (each must leave one i32)."""
@@ -30,6 +31,7 @@ def skeleton(
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 4096))
   (data (i32.const 16) "configured")
+  {data}
   (func (export "proxy_abi_version_0_2_1"))
   (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
     (local $p i32)
@@ -112,3 +114,21 @@ def http_caller() -> bytes:
 )"""
         )
     )
+
+
+def header_flood(count: int = 1000) -> bytes:
+    """Adds `count` request headers "x-flood: y" in proxy_on_request_headers."""
+    add = (
+        '(import "env" "proxy_add_header_map_value" '
+        "(func $add (param i32 i32 i32 i32 i32) (result i32)))"
+    )
+    body = f"""
+    (local $i i32)
+    (loop $more
+      (drop (call $add
+        (i32.const 0) (i32.const 512) (i32.const 7) (i32.const 520) (i32.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const {count}))))
+    (i32.const 0)"""
+    data = '(data (i32.const 512) "x-flood") (data (i32.const 520) "y")'
+    return skeleton(request_headers=body, extra_imports=add, data=data)

@@ -149,3 +149,13 @@ def test_http_call_without_a_canned_response_fails_and_the_request_stalls() -> N
         "returned": 1,
         "action": "StopIteration",
     }
+
+
+def test_header_maps_are_capped() -> None:
+    result = run(modules.header_flood(300), limits={"cpu_ms": 2000})
+    assert result["ok"], result["verdict"]
+    headers = result["upstream"]["request"]["headers"]
+    assert len(headers) == 200  # the limit: 4 pseudo-headers and 196 added
+    assert any(
+        c["kind"] == "header_map" and "over 200 headers" in c["refused"] for c in result["calls"]
+    )
