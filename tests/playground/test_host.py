@@ -79,7 +79,8 @@ def test_trap_in_configure_is_named() -> None:
     check = load_check(modules.skeleton(configure=modules.TRAP), {})
     assert check == {
         "ok": False,
-        "reason": "trap: unreachable in proxy_on_configure",
+        "reason": "trap: unreachable in proxy_on_configure (configured with an empty "
+        "configuration)",
         "abi": "0.2.x",
     }
 
