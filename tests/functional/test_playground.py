@@ -5,6 +5,7 @@ load check at push lands in the module's facts."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import secrets
 import subprocess
@@ -21,7 +22,7 @@ from hub.auth.accounts import AccountService
 from hub.db.engine import make_engine
 from hub.db.migrate import upgrade
 from tests.playground import modules
-from tests.support.artifacts import wasme_config
+from tests.support.artifacts import OCI_CONFIG, OCI_MANIFEST, wasme_config
 from tests.support.server import HubServer
 from tests.support.wasme import WasmeClient
 
@@ -256,6 +257,27 @@ def test_bad_requests_are_refused_with_the_field(client: httpx.Client, add_heade
         assert message in r.json()["errors"][0]["message"], r.text
     r = client.post("/api/v1/playground", content=b"{not json")
     assert r.status_code == 400 and "not JSON" in r.text
+
+
+def test_an_artifact_without_a_module_is_not_run(client: httpx.Client) -> None:
+    config = b"{}"
+    digest = "sha256:" + hashlib.sha256(config).hexdigest()
+    repo = f"alice/plain-{secrets.token_hex(3)}"
+    r = client.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest}, content=config)
+    assert r.status_code == 201, r.text
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG, "digest": digest, "size": len(config)},
+        "layers": [],
+    }
+    r = client.put(
+        f"/v2/{repo}/manifests/v1", json=manifest, headers={"Content-Type": OCI_MANIFEST}
+    )
+    assert r.status_code == 201, r.text
+    r = client.post("/api/v1/playground", json={"repository": repo, "ref": "v1"})
+    assert r.status_code == 400
+    assert "carries no WebAssembly module: nothing to run" in r.json()["errors"][0]["message"]
 
 
 def test_cli_prints_what_the_api_answers(
