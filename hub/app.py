@@ -84,6 +84,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await asyncio.gather(deliveries, return_exceptions=True)
             await anyio.to_thread.run_sync(built.deliveries.release)
             await anyio.to_thread.run_sync(built.pulls.flush)
+            await anyio.to_thread.run_sync(built.playground.close)  # stop sandbox workers
             built.engine.dispose()
             metrics.worker_exit()
 

@@ -191,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     from hub.deploy.cli import add_parser as add_deploy_parser
 
     add_deploy_parser(sub)  # wasm-hub deploy: the deploy endpoint's output (hub.deploy)
+    from hub.playground.cli import add_parser as add_run_parser
+
+    add_run_parser(sub)  # wasm-hub run: the filter playground (hub.playground)
     return p
 
 

@@ -22,6 +22,7 @@ from hub.auth.trusted import TrustedPublishing
 from hub.config import Settings
 from hub.events.delivery import DeliveryQueue, DeliveryWorker
 from hub.events.webhooks import WebhookService
+from hub.playground.service import PlaygroundService
 from hub.search import Search, open_search
 from hub.storage import Storage
 
@@ -46,6 +47,7 @@ class Services:
     trusted: TrustedPublishing
     webhooks: WebhookService
     deliveries: DeliveryWorker
+    playground: PlaygroundService  # filter playground and the load check at push
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
@@ -54,7 +56,7 @@ class Services:
         search = open_search(engine)
         access = AccessService(engine, settings)
         webhooks = WebhookService(engine, access, settings)
-        return cls(
+        built = cls(
             settings=settings,
             engine=engine,
             storage=storage,
@@ -81,7 +83,11 @@ class Services:
             trusted=TrustedPublishing(engine, settings, access.issuer),
             webhooks=webhooks,
             deliveries=DeliveryWorker(DeliveryQueue(engine, settings), settings),
+            playground=PlaygroundService(settings, DetailsService(engine), storage),
         )
+        if settings.playground_load_check:
+            built.manifests.analyzer.load_check = built.playground.load_check
+        return built
 
 
 def services(request: Request) -> Services:

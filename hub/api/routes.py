@@ -10,6 +10,7 @@ from hub.api import (
     deploy,
     harbor_v1,
     openapi,
+    playground,
     search,
     signin,
     trusted_publishing,
@@ -29,4 +30,5 @@ routes: list[BaseRoute] = [
     *signin.routes,
     *openapi.routes,
     *webhooks.routes,
+    *playground.routes,
 ]
