@@ -23,6 +23,7 @@ from hub.registry.errors import render
 from hub.registry.routes import routes as registry_routes
 from hub.services import Services
 from hub.storage import open_storage
+from hub.web.routes import routes as web_routes
 
 log = logging.getLogger("hub")
 
@@ -85,7 +86,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return render(exc)
 
     return Starlette(
-        routes=[Route("/healthz", health), *registry_routes, *api_routes],
+        routes=[Route("/healthz", health), *registry_routes, *api_routes, *web_routes],
         lifespan=lifespan,
         exception_handlers={ApiError: api_error, RegistryError: registry_error},
     )

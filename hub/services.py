@@ -12,6 +12,7 @@ from hub.artifacts.catalog import CatalogService
 from hub.artifacts.details import DetailsService
 from hub.artifacts.manifests import ManifestService
 from hub.artifacts.pulls import PullCounter
+from hub.artifacts.stars import StarService
 from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
 from hub.auth.accounts import AccountService
@@ -34,6 +35,7 @@ class Services:
     details: DetailsService
     pulls: PullCounter
     search: Search
+    stars: StarService
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
@@ -54,6 +56,7 @@ class Services:
             details=DetailsService(engine, on_change=[search.index]),
             pulls=PullCounter(engine),
             search=search,
+            stars=StarService(engine),
         )
 
 

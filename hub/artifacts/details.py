@@ -118,6 +118,10 @@ class DetailsService:
         with Session(self.engine) as session:
             return session.get(Namespace, namespace_id)
 
+    def namespace_named(self, name: str) -> Namespace | None:
+        with Session(self.engine) as session:
+            return session.exec(select(Namespace).where(Namespace.name == name)).first()
+
     def repositories(
         self,
         namespace_id: int | None = None,

@@ -247,6 +247,36 @@ class AccessService:
         member = session.get(Membership, (ns.id, identity.user_id))
         return ROLE_ACTIONS.get(member.role, frozenset()) if member else frozenset()
 
+    def may_administer(self, identity: Identity, namespace: str) -> bool:
+        """Whether ``identity`` owns ``namespace`` (manages members, robots, visibility)."""
+        if self.open:
+            return True
+        if identity.token_actions is not None and "admin" not in identity.token_actions:
+            return False
+        with Session(self.engine) as session:
+            return "admin" in self.namespace_actions(session, identity, namespace)
+
+    def administered_namespaces(self, identity: Identity) -> list[Namespace]:
+        """The namespaces ``identity`` owns: their own and the organisations they own."""
+        if identity.user_id is None:
+            return []
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(Namespace)
+                .join(
+                    Membership,
+                    (col(Membership.namespace_id) == col(Namespace.id))
+                    & (col(Membership.user_id) == identity.user_id),
+                    isouter=True,
+                )
+                .where(
+                    (col(Namespace.owner_id) == identity.user_id)
+                    | (col(Membership.role) == "owner")
+                )
+                .order_by(col(Namespace.kind).desc(), col(Namespace.name))
+            ).all()
+            return list(rows)
+
     def authorize(self, identity: Identity, repository: str, action: str) -> None:
         """Raise unless ``identity`` may do ``action``; the error never tells an outsider
         whether a private repository exists."""

@@ -192,3 +192,18 @@ class User(SQLModel, table=True):
     is_admin: bool = Field(default=False)
     is_robot: bool = Field(default=False)  # an organisation's robot account: tokens only
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+# -- Stars (web catalog, issue 6) ------------------------------------------------------------
+
+
+class Star(SQLModel, table=True):
+    """A user's star on a repository; Repository.stars counts them (kept in the same
+    transaction, so sorting by stars reads one column)."""
+
+    __tablename__ = "stars"
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    repository_id: int = Field(
+        foreign_key="repositories.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
