@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 AUTH_MODES = ("required", "none")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -38,8 +39,19 @@ class Settings:
     upload_ttl_seconds: int = 24 * 3600
     # How often batched pull counts are written (hub.artifacts.pulls).
     pull_flush_seconds: float = 5.0
+    # Operations (hub.observability): log line format; a request body that stalls this long,
+    # or averages under the minimum rate once it has taken this long, is refused with 408.
+    log_format: str = "text"
+    body_timeout_seconds: float = 60.0
+    body_min_bytes_per_second: float = 1024.0
 
     def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"HUB_LOG_FORMAT={self.log_format!r} is not valid; choose one of {LOG_FORMATS}"
+            )
+        if self.body_timeout_seconds <= 0:
+            raise ConfigError("HUB_BODY_TIMEOUT_SECONDS must be a positive number of seconds")
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"HUB_AUTH={self.auth!r} is not valid; choose one of {AUTH_MODES}")
 
@@ -55,6 +67,7 @@ class Settings:
             "HUB_BASE_URL": "base_url",
             "HUB_SECRET_KEY": "secret_key",
             "HUB_AUTH": "auth",
+            "HUB_LOG_FORMAT": "log_format",
         }
         for var, attr in plain.items():
             if env.get(var):
@@ -65,6 +78,15 @@ class Settings:
             kwargs["max_manifest_bytes"] = int(env["HUB_MAX_MANIFEST_BYTES"])
         if env.get("HUB_PULL_FLUSH_SECONDS"):
             kwargs["pull_flush_seconds"] = float(env["HUB_PULL_FLUSH_SECONDS"])
+        for var, attr in (
+            ("HUB_BODY_TIMEOUT_SECONDS", "body_timeout_seconds"),
+            ("HUB_BODY_MIN_BYTES_PER_SECOND", "body_min_bytes_per_second"),
+        ):
+            if env.get(var):
+                try:
+                    kwargs[attr] = float(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var}={env[var]!r} is not a number") from None
         if "base_url" in kwargs:
             kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
         return cls(**kwargs)  # type: ignore[arg-type]

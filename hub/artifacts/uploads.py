@@ -95,6 +95,21 @@ class UploadService:
                 raise RangeInvalid({"session": upload.id}, "another chunk was written concurrently")
         return self.get(name, upload.id)
 
+    def monolithic(self, name: str, digest: Digest, body: Iterable[bytes]) -> BlobInfo:
+        """POST ?digest= with the whole body (spec: "Single POST"): no session is needed, so
+        none is written; the bytes go straight to the blob's key through the digest check,
+        then one transaction creates the repository if new and links the blob."""
+        hasher = digest.hasher()
+        size = self.storage.write(
+            blob_key(digest), _hashing(body, hasher), _verifier(digest, hasher)
+        )
+        with Session(self.engine) as session:
+            repo = repositories.ensure(session, name)
+            assert repo.id is not None
+            link(session, repo.id, digest, size)
+            session.commit()
+        return BlobInfo(digest, size)
+
     def complete(
         self, name: str, upload_id: str, digest: Digest, body: Iterable[bytes] | None
     ) -> BlobInfo:
