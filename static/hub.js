@@ -61,6 +61,8 @@ function setupTabs(list) {
       if (panel) panel.hidden = !on;
     }
     if (focus) tab.focus();
+    const panel = document.getElementById(tab.getAttribute("aria-controls"));
+    if (panel) panel.dispatchEvent(new CustomEvent("tab-shown"));
     const url = new URL(window.location.href);
     url.searchParams.set("tab", tab.id.replace(/^tab-/, ""));
     history.replaceState(null, "", url);
@@ -166,6 +168,17 @@ function setupDeploy(form) {
     }
   }
   form.addEventListener("change", refresh);
+  // The server renders the output only when the page opens on this tab.
+  const panel = form.closest('[role="tabpanel"]');
+  if (form.dataset.pending && panel) {
+    const load = () => {
+      if (!form.dataset.pending) return;
+      delete form.dataset.pending;
+      refresh();
+    };
+    panel.addEventListener("tab-shown", load);
+    if (!panel.hidden) load();
+  }
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     refresh();

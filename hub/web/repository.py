@@ -9,8 +9,9 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hub.artifacts.details import RepositoryInfo, TagInfo, module_json
+from hub.artifacts.details import RepositoryOverview, module_json
 from hub.auth.access import namespace_of
+from hub.db.models import Namespace
 from hub.deploy.base import TARGET_MODULES, DeployError, all_targets
 from hub.deploy.service import DeployService
 from hub.oci.digest import Digest
@@ -39,7 +40,7 @@ def _check(name: str) -> str:
     return name
 
 
-def default_ref(info: RepositoryInfo) -> str | None:
+def default_ref(info: RepositoryOverview) -> str | None:
     names = [t.name for t in info.tags]
     if "latest" in names:
         return "latest"
@@ -56,7 +57,9 @@ def pull_commands(host: str, name: str, ref: str | None) -> list[dict[str, str]]
     ]
 
 
-def _deploy(request: Request, who: Viewer, info: RepositoryInfo, ref: str | None) -> dict[str, Any]:
+def _deploy(
+    request: Request, who: Viewer, info: RepositoryOverview, ref: str | None, render: bool
+) -> dict[str, Any]:
     """The deploy tab: the deploy service's own YAML for the chosen target and tag (the JSON
     API and `wasm-hub deploy` print the same)."""
     svc = services(request)
@@ -75,6 +78,11 @@ def _deploy(request: Request, who: Viewer, info: RepositoryInfo, ref: str | None
     }
     if ref is None:
         out["error"] = "Push a tag first: there is nothing to deploy yet."
+        return out
+    if not render:
+        # Another tab is open: static/hub.js asks /api/v1/deploy when this one opens, and
+        # without JavaScript the tab is a link that renders it here.
+        out["pending"] = True
         return out
     service = DeployService(svc.details, svc.settings.base_url)
     try:
@@ -97,42 +105,48 @@ async def repository_get(request: Request) -> Response:
 
 async def repository_page(request: Request, name: str) -> Response:
     who = await viewer(request)
+    # Everything the page reads, in one worker-thread hop (each hop costs on a busy host).
+    context = await in_thread(_repository_context, request, who, name)
+    return await page(request, "repository.html", context)
+
+
+def _repository_context(request: Request, who: Viewer, name: str) -> dict[str, Any]:
     svc = services(request)
-    info = await in_thread(svc.details.repository, name, who.visible)
+    info = svc.details.overview(name, who.visible)
     repo = info.repository
     starred = False
     if who.identity.user_id is not None and repo.id is not None:
-        starred = repo.id in await in_thread(svc.stars.starred, who.identity.user_id, [repo.id])
+        starred = repo.id in svc.stars.starred(who.identity.user_id, [repo.id])
     tab = request.query_params.get("tab", "readme")
     tryit = has_tryit()
     if tab not in TABS or (tab == "tryit" and not tryit):
         tab = "readme"
     ref = default_ref(info)
-    deploy = await in_thread(_deploy, request, who, info, ref)
-    may_admin = who.username is not None and await in_thread(
-        svc.access.may_administer, who.identity, namespace_of(name)
+    may_admin = who.username is not None and svc.access.may_administer(
+        who.identity, namespace_of(name)
     )
-    context = {
+    return {
         "info": info,
         "repo": repo,
         "namespace": info.namespace,
-        "ns_kind": await _ns_kind(request, info.namespace),
-        "short_name": name.split("/", 1)[1] if "/" in name else name,
+        "ns_kind": _kind(svc.details.namespace_named(info.namespace)),
         "keywords": [k for k in repo.keywords.split(",") if k],
         "tab": tab,
         "tryit": tryit,
         "ref": ref,
         "pulls": pull_commands(_host(request), name, ref),
         "starred": starred,
-        "deploy": deploy,
+        "deploy": _deploy(request, who, info, ref, tab == "deploy"),
         "may_admin": may_admin,
     }
-    return await page(request, "repository.html", context)
+
+
+def _kind(ns: Namespace | None) -> str:
+    return ns.kind if ns is not None else "user"
 
 
 async def _ns_kind(request: Request, namespace: str) -> str:
-    ns = await in_thread(services(request).details.namespace_named, namespace)
-    return ns.kind if ns is not None else "user"
+    return _kind(await in_thread(services(request).details.namespace_named, namespace))
 
 
 def _host(request: Request) -> str:
@@ -158,8 +172,7 @@ def _descriptors(parsed: dict[str, Any]) -> list[dict[str, Any]]:
 async def tag_page(request: Request, name: str, tag: str) -> Response:
     who = await viewer(request)
     svc = services(request)
-    info = await in_thread(svc.details.repository, name, who.visible)
-    found: TagInfo | None = next((t for t in info.tags if t.name == tag), None)
+    repo, found = await in_thread(svc.details.tag, name, tag, who.visible)
     if found is None:
         raise ManifestUnknown({"name": name, "reference": tag}, f"{name} has no tag {tag!r}")
     stored = await in_thread(svc.manifests.get, name, found.digest)
@@ -171,10 +184,9 @@ async def tag_page(request: Request, name: str, tag: str) -> Response:
     referrers = await in_thread(svc.catalog.referrers, name, Digest.parse(found.digest), None)
     facts = module_json(found.module)
     context = {
-        "info": info,
-        "repo": info.repository,
-        "namespace": info.namespace,
-        "ns_kind": await _ns_kind(request, info.namespace),
+        "repo": repo,
+        "namespace": namespace_of(name),
+        "ns_kind": await _ns_kind(request, namespace_of(name)),
         "tag": found,
         "manifest_json": pretty,
         "descriptors": _descriptors(parsed),

@@ -101,8 +101,12 @@ def test_tabs_follow_the_keyboard(browse: Browse) -> None:
 
 def test_deploy_tab_switches_targets(browse: Browse, hub: Hub) -> None:
     page = browse.page()
-    page.goto("/r/acme/add-header?tab=deploy")
+    page.goto("/r/acme/add-header")
+    # Rendered on the server only when the page opens on the tab; opened here, it is fetched.
+    page.get_by_role("tab", name="Deploy").click()
     output = page.locator("#deploy-output")
+    expect(output).to_contain_text("kind: WasmPlugin")
+    page.goto("/r/acme/add-header?tab=deploy")
     expect(output).to_contain_text("kind: WasmPlugin")
     with hub.client() as anonymous:
         for target in ("envoy", "envoy_gateway", "kuma"):
