@@ -12,6 +12,7 @@ from hub.artifacts.catalog import CatalogService
 from hub.artifacts.details import DetailsService
 from hub.artifacts.manifests import ManifestService
 from hub.artifacts.pulls import PullCounter
+from hub.artifacts.stars import StarService
 from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
 from hub.auth.accounts import AccountService
@@ -48,6 +49,7 @@ class Services:
     webhooks: WebhookService
     deliveries: DeliveryWorker
     playground: PlaygroundService  # filter playground and the load check at push
+    stars: StarService
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
@@ -84,6 +86,7 @@ class Services:
             webhooks=webhooks,
             deliveries=DeliveryWorker(DeliveryQueue(engine, settings), settings),
             playground=PlaygroundService(settings, DetailsService(engine), storage),
+            stars=StarService(engine),
         )
         if settings.playground_load_check:
             built.manifests.analyzer.load_check = built.playground.load_check

@@ -13,6 +13,7 @@ from hub.api import (
     playground,
     search,
     signin,
+    stars,
     trusted_publishing,
     v1,
     webhooks,
@@ -31,4 +32,5 @@ routes: list[BaseRoute] = [
     *openapi.routes,
     *webhooks.routes,
     *playground.routes,
+    *stars.routes,
 ]

@@ -1,6 +1,6 @@
 """events: webhooks, their delivery queue and delivery log (additive: three new tables)
 
-Revision ID: 0005_webhooks
+Revision ID: 0006_webhooks
 Revises: 0004
 Create Date: 2026-11-26 01:39:25.171366
 """
