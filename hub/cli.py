@@ -24,9 +24,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     # Before anything imports prometheus_client: workers share one metrics directory.
     metrics_dir = metrics.prepare_multiprocess(args.workers)
-    log_config = dict_config(settings.log_format, args.log_level)
-    if not args.access_log:
-        log_config["loggers"]["hub.access"] = {"level": "WARNING"}
+    log_config = dict_config(settings.log_format, args.log_level, args.access_log)
     logging.config.dictConfig(log_config)
     try:
         return _serve(args, settings, log_config)
@@ -35,7 +33,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, object]) -> int:
-    from hub import server
+    from hub import http_limits, server
     from hub.app import NotMigrated, build_services
     from hub.db.engine import is_sqlite, make_engine
     from hub.db.migrate import pending, upgrade
@@ -62,6 +60,7 @@ def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, o
         # uvicorn's own `Server` header is noise; the registry announces its API version.
         server_header=False,
         log_config=log_config,  # hub.observability.logging: HUB_LOG_FORMAT, request ids
+        **http_limits.protocol_options(),  # HUB_MAX_HEADER_BYTES: 431 past it
     )
     return 0
 
@@ -192,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     from hub.deploy.cli import add_parser as add_deploy_parser
 
     add_deploy_parser(sub)  # wasm-hub deploy: the deploy endpoint's output (hub.deploy)
+    from hub.playground.cli import add_parser as add_run_parser
+
+    add_run_parser(sub)  # wasm-hub run: the filter playground (hub.playground)
     return p
 
 

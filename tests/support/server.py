@@ -26,7 +26,7 @@ class HubServer:
         port: int | None = None,
         workers: int = 1,
         log_level: str = "warning",
-        start_timeout: float = 30.0,
+        start_timeout: float = 90.0,  # generous: CI machines can be loaded
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
