@@ -330,11 +330,15 @@ def verdicts(out: dict[str, Any]) -> list[tuple[str, bool, str]]:
         )
     if "redirect" in out:
         r = out["redirect"]
-        cost = max(r["one_client"]["p50_ms"], r["sixteen_clients"]["server_cpu_ms"] or 99)
+        # What a GET costs the hub: its CPU time per GET (all workers, the supervisor
+        # included) at 16 connections; latency, which on a shared machine mostly measures the
+        # wait for a core, is reported beside it.
+        cost = r["sixteen_clients"]["server_cpu_ms"]
+        errors = r["one_client"]["errors"] + r["sixteen_clients"]["errors"]
         found.append(
             (
-                f"blob GET with HUB_S3_REDIRECT costs the hub < {REDIRECT_CEILING_MS} ms",
-                cost < REDIRECT_CEILING_MS and not r["one_client"]["errors"],
+                f"blob GET with HUB_S3_REDIRECT costs the hub < {REDIRECT_CEILING_MS} ms of CPU",
+                cost is not None and cost < REDIRECT_CEILING_MS and not errors,
                 f"p50 {r['one_client']['p50_ms']} ms (1 client); "
                 f"{r['sixteen_clients']['server_cpu_ms']} ms CPU per GET (16 clients)",
             )

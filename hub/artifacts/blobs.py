@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Engine, bindparam
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
-from hub.db.models import Blob, Repository, RepositoryBlob
+from hub.db.models import Blob, Repository, RepositoryBlob, utcnow
 from hub.oci.digest import Digest
 from hub.oci.errors import BlobUnknown
 from hub.storage import Storage
 from hub.storage.paths import blob_key
+
+_BLOBS: Any = Blob.__table__  # type: ignore[attr-defined]
+_LINKS: Any = RepositoryBlob.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -23,8 +29,25 @@ class BlobInfo:
     size: int
 
 
+def _insert_ignoring_duplicates(session: Session, table: Any, **values: Any) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING where the database has it (SQLite, PostgreSQL): one
+    statement, no read before it and no savepoint around it, and race-safe across replicas.
+    Returns False when the dialect has no such statement."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        session.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing())
+    elif dialect == "postgresql":
+        session.execute(postgresql_insert(table).values(**values).on_conflict_do_nothing())
+    else:
+        return False
+    return True
+
+
 def record(session: Session, digest: Digest, size: int) -> None:
     """Note that storage holds these bytes, so gc can find them without a storage walk."""
+    values = {"digest": str(digest), "size": size, "created_at": utcnow()}
+    if _insert_ignoring_duplicates(session, _BLOBS, **values):
+        return
     if session.get(Blob, str(digest)) is None:
         try:
             with session.begin_nested():
@@ -36,6 +59,9 @@ def record(session: Session, digest: Digest, size: int) -> None:
 def link(session: Session, repository_id: int, digest: Digest, size: int) -> None:
     """Record the blob and let the repository serve it (idempotent, race-safe)."""
     record(session, digest, size)
+    values = {"repository_id": repository_id, "digest": str(digest), "created_at": utcnow()}
+    if _insert_ignoring_duplicates(session, _LINKS, **values):
+        return
     if session.get(RepositoryBlob, (repository_id, str(digest))) is None:
         try:
             with session.begin_nested():
