@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -18,6 +19,7 @@ from hub.api.routes import routes as api_routes
 from hub.config import Settings
 from hub.db.engine import check_reachable, make_engine
 from hub.db.migrate import pending
+from hub.limits.ratelimit import RateLimitMiddleware
 from hub.oci.errors import RegistryError
 from hub.registry.errors import render
 from hub.registry.routes import routes as registry_routes
@@ -56,6 +58,23 @@ async def _flush_pulls(services: Services) -> None:
             log.exception("could not record pull counts")
 
 
+async def _scheduled_gc(services: Services) -> None:
+    """Every HUB_GC_INTERVAL_SECONDS; the database lease lets one replica (one worker) run it."""
+    from hub.artifacts import gc
+
+    holder = gc.holder_id()
+    while True:
+        await asyncio.sleep(services.settings.gc_interval_seconds)
+        try:
+            report = await anyio.to_thread.run_sync(
+                lambda: gc.run(services, holder=holder, keep_lease=True)
+            )
+            if report.skipped is None and (report.blobs or report.links or report.uploads):
+                log.info("gc: %s", report)
+        except Exception:  # one failed run must not end the schedule
+            log.exception("scheduled gc failed")
+
+
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
@@ -67,10 +86,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.services = built = services or build_services(settings)
         flusher = asyncio.create_task(_flush_pulls(built))
+        collector = (
+            asyncio.create_task(_scheduled_gc(built))
+            if built.settings.gc_interval_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
             flusher.cancel()
+            if collector is not None:
+                collector.cancel()
             await anyio.to_thread.run_sync(built.pulls.flush)
             built.engine.dispose()
 
@@ -88,4 +114,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         routes=[Route("/healthz", health), *registry_routes, *api_routes],
         lifespan=lifespan,
         exception_handlers={ApiError: api_error, RegistryError: registry_error},
+        # Per-address and per-credential request limits (hub.limits.ratelimit); off unless set.
+        middleware=[Middleware(RateLimitMiddleware)],
     )

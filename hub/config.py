@@ -38,10 +38,22 @@ class Settings:
     upload_ttl_seconds: int = 24 * 3600
     # How often batched pull counts are written (hub.artifacts.pulls).
     pull_flush_seconds: float = 5.0
+    # Reliability (hub.artifacts.gc, hub.limits): README "Operations: garbage collection,
+    # fsck, limits".
+    gc_interval_seconds: float = 0.0  # 0: no scheduled gc; run `wasm-hub gc`
+    gc_grace_seconds: float = 3600.0
+    max_blob_bytes: int = 1024**3  # 0: no limit
+    rate_limit_address: int = 0  # requests per window per client address; 0: off
+    rate_limit_token: int = 0  # requests per window per credential; 0: off
+    rate_limit_window_seconds: int = 60
+    redis_url: str | None = None
+    redis_prefix: str = "wasm-hub:"  # keys of this hub in a shared Redis
 
     def __post_init__(self) -> None:
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"HUB_AUTH={self.auth!r} is not valid; choose one of {AUTH_MODES}")
+        if self.rate_limit_window_seconds < 1:
+            raise ConfigError("HUB_RATE_LIMIT_WINDOW_SECONDS must be at least 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -65,6 +77,27 @@ class Settings:
             kwargs["max_manifest_bytes"] = int(env["HUB_MAX_MANIFEST_BYTES"])
         if env.get("HUB_PULL_FLUSH_SECONDS"):
             kwargs["pull_flush_seconds"] = float(env["HUB_PULL_FLUSH_SECONDS"])
+        numbers: dict[str, tuple[str, type]] = {
+            "HUB_GC_INTERVAL_SECONDS": ("gc_interval_seconds", float),
+            "HUB_GC_GRACE_SECONDS": ("gc_grace_seconds", float),
+            "HUB_MAX_BLOB_BYTES": ("max_blob_bytes", int),
+            "HUB_RATE_LIMIT_ADDRESS": ("rate_limit_address", int),
+            "HUB_RATE_LIMIT_TOKEN": ("rate_limit_token", int),
+            "HUB_RATE_LIMIT_WINDOW_SECONDS": ("rate_limit_window_seconds", int),
+        }
+        for var, (attr, kind) in numbers.items():
+            if env.get(var):
+                try:
+                    value = kind(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var}={env[var]!r} is not a {kind.__name__}") from None
+                if value < 0:
+                    raise ConfigError(f"{var}={env[var]!r} must not be negative")
+                kwargs[attr] = value
+        if env.get("HUB_REDIS_URL"):
+            kwargs["redis_url"] = env["HUB_REDIS_URL"]
+        if env.get("HUB_REDIS_PREFIX"):
+            kwargs["redis_prefix"] = env["HUB_REDIS_PREFIX"]
         if "base_url" in kwargs:
             kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
         return cls(**kwargs)  # type: ignore[arg-type]

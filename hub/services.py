@@ -42,8 +42,8 @@ class Services:
             settings=settings,
             engine=engine,
             storage=storage,
-            blobs=BlobService(engine, storage),
-            uploads=UploadService(engine, storage),
+            blobs=BlobService(engine, storage, settings.gc_grace_seconds),
+            uploads=UploadService(engine, storage, settings.max_blob_bytes),
             # Every push and delete re-indexes its repository in the same transaction.
             manifests=ManifestService(
                 engine, storage, settings.max_manifest_bytes, on_change=[search.index]

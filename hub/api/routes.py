@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from hub.api import accounts, auth, deploy, harbor_v1, search, v1
+from hub.api import accounts, auth, deploy, harbor_v1, quotas, search, v1
 
 routes: list[BaseRoute] = [
     *auth.routes,
@@ -13,4 +13,5 @@ routes: list[BaseRoute] = [
     *harbor_v1.routes,
     *search.routes,
     *deploy.routes,
+    *quotas.routes,  # namespace storage quotas (hub.limits)
 ]
