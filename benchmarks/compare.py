@@ -48,7 +48,7 @@ TAG = "latest"
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 MIB = 1024 * 1024
 CLIENT_PROCS = 2
-THREADS_PER_PROC = 4
+THREADS_PER_PROC = 8
 CLIENTS = CLIENT_PROCS * THREADS_PER_PROC
 MAX_ERRORS_PER_THREAD = 20
 
@@ -530,7 +530,7 @@ def main(argv: list[str] | None = None) -> int:
     config = json.dumps({"architecture": "wasm", "os": "wasip1"}).encode()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
-        hub = Hub(Path(tmp) / "hub", workers=2)
+        hub = Hub(Path(tmp) / "hub")
         ref = Reference(Path(tmp) / "reference")
         pool = ProcessPoolExecutor(CLIENT_PROCS, mp_context=get_context("spawn"))
         try:
@@ -612,7 +612,7 @@ def main(argv: list[str] | None = None) -> int:
             "clients": CLIENTS,
             "client_procs": CLIENT_PROCS,
             "threads_per_proc": THREADS_PER_PROC,
-            "hub_workers": 2,
+            "hub_workers": hub.expected_workers,
         },
         "single_post": single_post,
         "scenarios": rows,

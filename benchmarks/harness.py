@@ -173,15 +173,23 @@ def hub_command() -> list[str]:
 
 
 class Hub(Server):
-    """``wasm-hub serve`` on SQLite and filesystem storage in ``workdir``, HUB_AUTH=none."""
+    """``wasm-hub serve`` on SQLite and filesystem storage in ``workdir``, HUB_AUTH=none.
+
+    ``workers=None`` leaves the worker count to serve's default (one per CPU): the server a
+    user gets from plain ``wasm-hub serve``. Only host and port are passed."""
 
     name = "hub"
 
-    def __init__(self, workdir: Path, workers: int = 2) -> None:
+    def __init__(self, workdir: Path, workers: int | None = None) -> None:
         super().__init__(workdir)
         self.workers = workers
 
+    @property
+    def expected_workers(self) -> int:
+        return self.workers if self.workers is not None else (os.cpu_count() or 1)
+
     def command(self) -> list[str]:
+        workers = [] if self.workers is None else ["--workers", str(self.workers)]
         return [
             *hub_command(),
             "serve",
@@ -189,10 +197,7 @@ class Hub(Server):
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--workers",
-            str(self.workers),
-            "--log-level",
-            "warning",
+            *workers,
         ]
 
     def environment(self) -> dict[str, str]:
@@ -208,7 +213,8 @@ class Hub(Server):
         if httpx.get(f"{self.url}/healthz", timeout=1).status_code != 200:
             return False
         # With several workers, wait until uvicorn has started all of them.
-        return self.workers <= 1 or len(process_tree(self.pid)) >= self.workers + 1
+        n = self.expected_workers
+        return n <= 1 or len(process_tree(self.pid)) >= n + 1
 
 
 class Reference(Server):

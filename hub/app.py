@@ -20,6 +20,10 @@ from hub.config import Settings
 from hub.db.engine import check_reachable, make_engine
 from hub.db.migrate import pending
 from hub.limits.ratelimit import RateLimitMiddleware
+from hub.observability import health as readiness
+from hub.observability import metrics
+from hub.observability.instrument import CountingStorage, count_database_errors
+from hub.observability.middleware import ObservabilityMiddleware
 from hub.oci.errors import RegistryError
 from hub.registry.errors import render
 from hub.registry.routes import routes as registry_routes
@@ -42,7 +46,8 @@ def build_services(settings: Settings) -> Services:
             "the database is not at the current schema: run `wasm-hub migrate` "
             f"(HUB_DATABASE_URL={engine.url.render_as_string(hide_password=True)})"
         )
-    storage = open_storage(settings)
+    count_database_errors(engine)  # hub_database_errors_total
+    storage = CountingStorage(open_storage(settings))  # hub_storage_errors_total
     storage.check()
     if settings.auth == "none":
         log.warning("HUB_AUTH=none: this registry is open; anyone can push, pull and delete")
@@ -99,6 +104,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 collector.cancel()
             await anyio.to_thread.run_sync(built.pulls.flush)
             built.engine.dispose()
+            metrics.worker_exit()
 
     async def api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -111,9 +117,23 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         return render(exc)
 
     return Starlette(
-        routes=[Route("/healthz", health), *registry_routes, *api_routes],
+        routes=[
+            Route("/healthz", health),
+            Route("/readyz", readiness.readyz),
+            Route("/metrics", metrics.endpoint),
+            *registry_routes,
+            *api_routes,
+        ],
         lifespan=lifespan,
+        middleware=[
+            Middleware(
+                ObservabilityMiddleware,
+                body_timeout=settings.body_timeout_seconds,
+                body_min_rate=settings.body_min_bytes_per_second,
+            ),
+            # Per-address and per-credential request limits (hub.limits.ratelimit); off
+            # unless set. Inside observability, so refusals are counted and logged.
+            Middleware(RateLimitMiddleware),
+        ],
         exception_handlers={ApiError: api_error, RegistryError: registry_error},
-        # Per-address and per-credential request limits (hub.limits.ratelimit); off unless set.
-        middleware=[Middleware(RateLimitMiddleware)],
     )

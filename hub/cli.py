@@ -17,6 +17,22 @@ if TYPE_CHECKING:
 
 
 def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    import logging.config
+
+    from hub.observability import metrics
+    from hub.observability.logging import dict_config
+
+    # Before anything imports prometheus_client: workers share one metrics directory.
+    metrics_dir = metrics.prepare_multiprocess(args.workers)
+    log_config = dict_config(settings.log_format, args.log_level)
+    logging.config.dictConfig(log_config)
+    try:
+        return _serve(args, settings, log_config)
+    finally:
+        metrics.remove_multiprocess_dir(metrics_dir)
+
+
+def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, object]) -> int:
     from hub import server
     from hub.app import NotMigrated, build_services
     from hub.db.engine import is_sqlite, make_engine
@@ -38,10 +54,12 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        access_log=args.access_log,
         proxy_headers=True,
         timeout_keep_alive=30,
         # uvicorn's own `Server` header is noise; the registry announces its API version.
         server_header=False,
+        log_config=log_config,  # hub.observability.logging: HUB_LOG_FORMAT, request ids
     )
     return 0
 
@@ -171,6 +189,13 @@ def parser() -> argparse.ArgumentParser:
         help="worker processes (default: one per CPU)",
     )
     serve.add_argument("--log-level", default=os.environ.get("HUB_LOG_LEVEL", "info"))
+    serve.add_argument(
+        "--access-log",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("HUB_ACCESS_LOG", "").lower() in ("1", "true", "yes", "on"),
+        help="log every request (default off: a line per pull costs ~5%% of the CPU; "
+        "proxies and ingresses usually log access already)",
+    )
     serve.set_defaults(run=_cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_cmd_migrate)
     gc = sub.add_parser("gc", help="remove unreferenced blobs and abandoned uploads")

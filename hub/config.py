@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 AUTH_MODES = ("required", "none")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(Exception):
@@ -38,6 +39,11 @@ class Settings:
     upload_ttl_seconds: int = 24 * 3600
     # How often batched pull counts are written (hub.artifacts.pulls).
     pull_flush_seconds: float = 5.0
+    # Operations (hub.observability): log line format; a request body that stalls this long,
+    # or averages under the minimum rate once it has taken this long, is refused with 408.
+    log_format: str = "text"
+    body_timeout_seconds: float = 60.0
+    body_min_bytes_per_second: float = 1024.0
     # Reliability (hub.artifacts.gc, hub.limits): README "Operations: garbage collection,
     # fsck, limits".
     gc_interval_seconds: float = 0.0  # 0: no scheduled gc; run `wasm-hub gc`
@@ -50,6 +56,12 @@ class Settings:
     redis_prefix: str = "wasm-hub:"  # keys of this hub in a shared Redis
 
     def __post_init__(self) -> None:
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(
+                f"HUB_LOG_FORMAT={self.log_format!r} is not valid; choose one of {LOG_FORMATS}"
+            )
+        if self.body_timeout_seconds <= 0:
+            raise ConfigError("HUB_BODY_TIMEOUT_SECONDS must be a positive number of seconds")
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"HUB_AUTH={self.auth!r} is not valid; choose one of {AUTH_MODES}")
         if self.rate_limit_window_seconds < 1:
@@ -67,6 +79,7 @@ class Settings:
             "HUB_BASE_URL": "base_url",
             "HUB_SECRET_KEY": "secret_key",
             "HUB_AUTH": "auth",
+            "HUB_LOG_FORMAT": "log_format",
         }
         for var, attr in plain.items():
             if env.get(var):
@@ -77,6 +90,15 @@ class Settings:
             kwargs["max_manifest_bytes"] = int(env["HUB_MAX_MANIFEST_BYTES"])
         if env.get("HUB_PULL_FLUSH_SECONDS"):
             kwargs["pull_flush_seconds"] = float(env["HUB_PULL_FLUSH_SECONDS"])
+        for var, attr in (
+            ("HUB_BODY_TIMEOUT_SECONDS", "body_timeout_seconds"),
+            ("HUB_BODY_MIN_BYTES_PER_SECOND", "body_min_bytes_per_second"),
+        ):
+            if env.get(var):
+                try:
+                    kwargs[attr] = float(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var}={env[var]!r} is not a number") from None
         numbers: dict[str, tuple[str, type]] = {
             "HUB_GC_INTERVAL_SECONDS": ("gc_interval_seconds", float),
             "HUB_GC_GRACE_SECONDS": ("gc_grace_seconds", float),

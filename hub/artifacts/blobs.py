@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -114,29 +114,35 @@ class BlobService:
         # A HEAD refreshes a link older than half the gc grace period: clients HEAD a blob,
         # skip its upload when present, then push the manifest; gc must not unlink it between.
         self.refresh_after = timedelta(seconds=grace_seconds / 2)
+        self._stat = (
+            select(col(Blob.size), col(RepositoryBlob.touched_at), col(Repository.id))
+            .join(RepositoryBlob, col(RepositoryBlob.digest) == col(Blob.digest))
+            .join(Repository, col(Repository.id) == col(RepositoryBlob.repository_id))
+            .where(
+                col(Repository.name) == bindparam("name"), col(Blob.digest) == bindparam("digest")
+            )
+        )
 
     def stat(self, name: str, digest: Digest) -> BlobInfo:
-        with Session(self.engine) as session:
-            repo = repositories.get(session, name)
-            found = session.exec(
-                select(Blob, RepositoryBlob)
-                .join(RepositoryBlob, RepositoryBlob.digest == Blob.digest)  # type: ignore[arg-type]
-                .where(RepositoryBlob.repository_id == repo.id, Blob.digest == str(digest))
-            ).first()
-            if found is None:
-                raise BlobUnknown({"digest": str(digest)}, f"blob {digest} is not in {name}")
-            row, link_row = found
-            size = row.size
-            if aware(link_row.touched_at) < utcnow() - self.refresh_after:
-                session.execute(
+        """Size of a blob the repository may serve: one round trip on a pooled connection
+        (a Core statement built once; every blob GET and HEAD starts here)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(self._stat, {"name": name, "digest": str(digest)}).first()
+        if row is None:
+            with Session(self.engine) as session:
+                repositories.get(session, name)  # NAME_UNKNOWN when the repository is
+            raise BlobUnknown({"digest": str(digest)}, f"blob {digest} is not in {name}")
+        size, touched_at, repository_id = row
+        if aware(touched_at) < utcnow() - self.refresh_after:
+            with self.engine.begin() as conn:
+                conn.execute(
                     update(RepositoryBlob)
                     .where(
-                        col(RepositoryBlob.repository_id) == repo.id,
+                        col(RepositoryBlob.repository_id) == repository_id,
                         col(RepositoryBlob.digest) == str(digest),
                     )
                     .values(touched_at=utcnow())
                 )
-                session.commit()
         return BlobInfo(digest, size)
 
     def read(self, digest: Digest, offset: int = 0, length: int | None = None) -> Iterator[bytes]:

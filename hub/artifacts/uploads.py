@@ -109,6 +109,32 @@ class UploadService:
                 raise RangeInvalid({"session": upload.id}, "another chunk was written concurrently")
         return self.get(name, upload.id)
 
+    def monolithic(
+        self, name: str, digest: Digest, body: Iterable[bytes], length: int | None = None
+    ) -> BlobInfo:
+        """POST ?digest= with the whole body (spec: "Single POST"): no session is needed, so
+        none is written; the bytes go straight to the blob's key through the digest check
+        (and the size limit), then one transaction creates the repository if new and links
+        the blob. A declared Content-Length over a limit is refused before the body is read."""
+        if length is not None:
+            sizes.check(length, self.max_blob_bytes)
+            self.quotas.precheck(name, length, str(digest))
+        hasher = digest.hasher()
+        check = _verifier(digest, hasher)
+
+        def publish(size: int) -> None:
+            check(size)
+            claim(self.engine, digest, size)  # see hub.artifacts.blobs.claim
+
+        chunks = sizes.limited(body, 0, self.max_blob_bytes)
+        size = self.storage.write(blob_key(digest), _hashing(chunks, hasher), publish)
+        with Session(self.engine) as session:
+            repo = repositories.ensure(session, name)
+            assert repo.id is not None
+            link(session, repo.id, digest, size)
+            session.commit()
+        return BlobInfo(digest, size)
+
     def complete(
         self,
         name: str,

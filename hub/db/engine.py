@@ -30,7 +30,14 @@ def make_engine(url: str) -> Engine:
     if parsed.drivername == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False, "timeout": 30})
+        # Keep as many connections as requests run at once (anyio's 40 worker threads): past
+        # pool_size, SQLAlchemy closes returned connections, and each reopen re-runs the
+        # PRAGMAs below (connection churn was visible in profiles of concurrent pulls).
+        in_file = bool(parsed.database) and parsed.database != ":memory:"
+        pool = {"pool_size": 20, "max_overflow": 30} if in_file else {}
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):

@@ -81,7 +81,13 @@ ACTIONS = {
 
 async def identify(request: Request) -> Identity:
     access = services(request).access
-    identity: Identity = await in_thread(access.authenticate, request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    if access.open or not authorization:
+        # No credentials to check (or an open registry): AccessService answers without I/O,
+        # so skip the worker-thread round trip (~15% of a manifest GET's CPU, benchmarks/).
+        identity = access.authenticate(authorization)
+    else:
+        identity = await in_thread(access.authenticate, authorization)
     request.state.identity = identity
     return identity
 
@@ -129,7 +135,10 @@ async def dispatch(request: Request) -> Response:
                     f"{request.method} is not allowed here; use {', '.join(methods)}",
                     headers={"Allow": ", ".join(methods)},
                 )
-            await in_thread(access.authorize, identity, params["name"], ACTIONS[request.method])
+            if access.open:
+                access.authorize(identity, params["name"], ACTIONS[request.method])  # no I/O
+            else:
+                await in_thread(access.authorize, identity, params["name"], ACTIONS[request.method])
             return await handler(request, **params)
         raise NotFound({"path": f"/v2/{path}"}, f"/v2/{path} is not a registry endpoint")
     except RegistryError as exc:

@@ -22,25 +22,39 @@ def has_body(request: Request) -> bool:
     return "chunked" in request.headers.get("transfer-encoding", "").lower()
 
 
+# How much of a request body the event loop gathers before handing it to the storage thread.
+# uvicorn delivers a body in pieces of at most ~64 KiB (its flow-control high-water mark);
+# fetching each piece from the worker thread costs a cross-thread round trip, so gathering a
+# MiB first cuts those 16-fold while keeping the memory per upload bounded.
+BODY_BATCH = 1024 * 1024
+
+
 def body_chunks(request: Request) -> Iterator[bytes]:
-    """A blocking iterator over the request body, for use inside a worker thread: each chunk
-    is pulled from the event loop as the storage layer asks for it, so memory stays constant."""
+    """A blocking iterator over the request body, for use inside a worker thread: batches of
+    up to BODY_BATCH bytes are pulled from the event loop as the storage layer asks for them,
+    so memory stays bounded. The pieces are passed on as received (not joined: no copy)."""
     stream: AsyncIterator[bytes] = request.stream()
 
-    async def next_chunk() -> bytes | None:
+    async def next_batch() -> list[bytes] | None:
+        batch: list[bytes] = []
+        size = 0
         try:
-            return await stream.__anext__()
+            while size < BODY_BATCH:
+                chunk = await stream.__anext__()
+                if chunk:
+                    batch.append(chunk)
+                    size += len(chunk)
         except StopAsyncIteration:
-            return None
+            return batch or None
         except ClientDisconnect:
             raise BlobUploadInvalid(None, "client disconnected before the body ended") from None
+        return batch
 
     while True:
-        chunk = anyio.from_thread.run(next_chunk)
-        if chunk is None:
+        batch = anyio.from_thread.run(next_batch)
+        if batch is None:
             return
-        if chunk:
-            yield chunk
+        yield from batch
 
 
 async def in_thread(fn: Callable[..., T], *args: Any) -> T:

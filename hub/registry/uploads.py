@@ -64,13 +64,13 @@ async def start_upload(request: Request, name: str) -> Response:
         if mounted is not None:
             return _created(name, mounted)
         # spec: a registry that cannot mount answers 202 with an upload session instead.
-    upload = await in_thread(svc.uploads.start, name)
     if "digest" in query and "mount" not in query:
         digest = parse_digest(query["digest"])
         blob = await in_thread(
-            svc.uploads.complete, name, upload.id, digest, body_chunks(request), _length(request)
+            svc.uploads.monolithic, name, digest, body_chunks(request), _length(request)
         )
         return _created(name, blob)
+    upload = await in_thread(svc.uploads.start, name)
     return _progress(request, name, upload, 202)
 
 

@@ -40,8 +40,13 @@ class FilesystemStorage:
         before_commit: Callable[[int], None] | None = None,
     ) -> int:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+        except OSError as exc:
+            # A full disk, a read-only mount, a file where a folder should be: the backend's
+            # failure (503 UNAVAILABLE), not a bug in the hub (500).
+            raise StorageError(f"cannot write {key!r}: {exc}") from None
         size = 0
         try:
             with os.fdopen(fd, "wb") as fh:
@@ -53,6 +58,9 @@ class FilesystemStorage:
             if before_commit is not None:
                 before_commit(size)
             os.replace(tmp, path)
+        except OSError as exc:
+            Path(tmp).unlink(missing_ok=True)
+            raise StorageError(f"cannot write {key!r}: {exc}") from None
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
@@ -66,6 +74,8 @@ class FilesystemStorage:
             # A folder of keys ("a" when "a/b" exists) or a path through an object ("a/b/c")
             # is no object either: exists() says False, so read() must say BlobNotFound.
             raise BlobNotFound(key) from None
+        except OSError as exc:
+            raise StorageError(f"cannot read {key!r}: {exc}") from None
 
         def chunks() -> Iterator[bytes]:
             with fh:

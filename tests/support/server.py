@@ -25,6 +25,8 @@ class HubServer:
         env: dict[str, str],
         port: int | None = None,
         workers: int = 1,
+        log_level: str = "warning",
+        start_timeout: float = 90.0,  # generous: CI machines can be loaded
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
@@ -39,6 +41,8 @@ class HubServer:
             **env,
         }
         self.workers = workers
+        self.log_level = log_level
+        self.start_timeout = start_timeout
         self.log = workdir / f"server-{self.port}.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -49,14 +53,14 @@ class HubServer:
                 [
                     sys.executable, "-m", "hub", "serve",
                     "--host", "127.0.0.1", "--port", str(self.port),
-                    "--workers", str(self.workers), "--log-level", "warning",
+                    "--workers", str(self.workers), "--log-level", self.log_level,
                 ],
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
             )
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"wasm-hub serve exited: {self.log.read_text()[-3000:]}")

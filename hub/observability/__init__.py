@@ -1,0 +1,1 @@
+"""Operations: request ids, structured logs, Prometheus metrics, health and readiness."""

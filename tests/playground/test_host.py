@@ -1,0 +1,113 @@
+"""The proxy-wasm host in-process (hub.wasm.host): lifecycle order, header edits, local
+responses, and each limit ending a run with its verdict. The pool and the API are tested in
+test_pool.py and tests/functional/test_playground.py."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from hub.wasm.host import load_check, run_filter
+from hub.wasm.host.abi import deserialize_pairs, serialize_pairs
+from tests.playground import modules
+
+MIB = 1024 * 1024
+
+
+def run(wasm: bytes, **job: Any) -> dict[str, Any]:
+    return run_filter(wasm, job)
+
+
+def test_pairs_round_trip_and_spec_example() -> None:
+    # spec v0.2.1 "Serialization": {{"a": "1"}, {"b": "22"}}
+    data = serialize_pairs([("a", "1"), ("b", "22")])
+    assert data == bytes([2, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0]) + (
+        b"a\x001\x00b\x0022\x00"
+    )
+    assert deserialize_pairs(data) == [("a", "1"), ("b", "22")]
+    assert deserialize_pairs(b"") == deserialize_pairs(b"\x00") == []
+
+
+def test_skeleton_runs_the_lifecycle_in_envoys_order() -> None:
+    result = run(modules.skeleton(), request={"path": "/x"}, response={"status": 204})
+    assert result["ok"] and result["outcome"] == "forwarded", result["verdict"]
+    names = [c["callback"] for c in result["callbacks"]]
+    assert names == [
+        "proxy_on_context_create",
+        "proxy_on_vm_start",
+        "proxy_on_configure",
+        "proxy_on_context_create",
+        "proxy_on_request_headers",
+    ]
+    assert result["callbacks"][4]["action"] == "Continue"
+    assert result["logs"] == [
+        {
+            "level": "info",
+            "message": "configured",
+            "callback": "proxy_on_configure",
+            "source": "proxy_log",
+        }
+    ]
+    assert result["upstream"]["request"]["path"] == "/x"
+    assert result["client"]["response"]["status"] == 204
+
+
+@pytest.mark.parametrize(
+    ("body", "kind", "message"),
+    [
+        (modules.TRAP, "trap", "trap: unreachable in proxy_on_request_headers"),
+        (modules.LOOP, "cpu", "exceeded 100 ms CPU budget in proxy_on_request_headers"),
+        (modules.BOMB, "memory", "memory limit 64 MiB exceeded in proxy_on_request_headers"),
+    ],
+)
+def test_bad_callbacks_end_with_a_verdict(body: str, kind: str, message: str) -> None:
+    started = time.monotonic()
+    result = run(modules.skeleton(request_headers=body))
+    elapsed = time.monotonic() - started
+    assert not result["ok"] and result["outcome"] == "error"
+    assert result["error"]["kind"] == kind
+    assert result["verdict"].startswith(message), result["verdict"]
+    assert elapsed < 2, elapsed
+    assert result["upstream"]["reached"] is False
+
+
+def test_trap_in_configure_is_named() -> None:
+    result = run(modules.skeleton(configure=modules.TRAP))
+    assert result["verdict"] == "trap: unreachable in proxy_on_configure"
+    check = load_check(modules.skeleton(configure=modules.TRAP), {})
+    assert check == {
+        "ok": False,
+        "reason": "trap: unreachable in proxy_on_configure",
+        "abi": "0.2.x",
+    }
+
+
+def test_cpu_budget_is_the_configured_one() -> None:
+    started = time.monotonic()
+    result = run(modules.skeleton(configure=modules.LOOP), limits={"cpu_ms": 30})
+    assert result["verdict"] == "exceeded 30 ms CPU budget in proxy_on_configure"
+    assert time.monotonic() - started < 1
+
+
+def test_memory_cap_refuses_a_module_that_starts_too_big() -> None:
+    wasm = modules.skeleton()
+    result = run(wasm, limits={"memory_bytes": 32 * 1024})  # less than its one page
+    assert result["error"]["kind"] == "memory"
+    assert result["verdict"].startswith("memory limit"), result["verdict"]
+
+
+def test_load_check_flags_imports_the_host_cannot_satisfy() -> None:
+    check = load_check(modules.unlinkable(), {})
+    assert check["ok"] is False
+    assert "env.proxy_open_socket: unknown to a proxy-wasm 0.2.x host" in check["reason"]
+    assert load_check(modules.skeleton(), {})["ok"] is True
+
+
+def test_a_module_without_the_abi_marker_is_not_loaded() -> None:
+    import wasmtime
+
+    wasm = wasmtime.wat2wasm('(module (memory (export "memory") 1))')
+    check = load_check(wasm, {})
+    assert check["ok"] is False and "proxy_abi_version_0_2_x" in check["reason"]
