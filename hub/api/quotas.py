@@ -27,7 +27,17 @@ def _json(usage: Usage) -> dict[str, Any]:
     return {"namespace": usage.namespace, "quota_bytes": usage.quota, "used_bytes": usage.used}
 
 
+MAX_QUOTA = 2**62  # a BIGINT holds it on every database
+
+
 def _parse(body: Any) -> int | None:
+    quota = _parse_raw(body)
+    if quota is not None and quota > MAX_QUOTA:
+        raise BadRequest(f"quota_bytes must be at most {MAX_QUOTA}")
+    return quota
+
+
+def _parse_raw(body: Any) -> int | None:
     if not isinstance(body, dict) or "quota_bytes" not in body:
         raise BadRequest('send {"quota_bytes": <bytes>, "500MiB" or null}')
     raw = body["quota_bytes"]

@@ -1,7 +1,7 @@
 """reliability: gc timestamps, gc lease, namespace quotas, rate-limit counters
 
-Revision ID: 0005_reliability
-Revises: 0004
+Revision ID: 0008_reliability
+Revises: 0007_stars
 Create Date: 2026-11-26 01:50:00
 """
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0005_reliability"
-down_revision = "0004"
+revision = "0008_reliability"
+down_revision = "0007_stars"
 branch_labels = None
 depends_on = None
 
