@@ -64,7 +64,12 @@ async def current(request: Request) -> JSONResponse:
     identity = await require_user(request)
     assert identity.username is not None
     user = await in_thread(services(request).access.user, identity.username)
-    assert user is not None
+    if user is None:
+        # A registry bearer token whose subject is no user (e.g. a trusted publisher's).
+        raise Forbidden(
+            f"these credentials ({identity.username}) do not belong to a hub user; "
+            "use a user's password, API token or browser session"
+        )
     return JSONResponse(
         {
             "username": user.username,
@@ -129,15 +134,7 @@ async def revoke(request: Request) -> Response:
 
 async def _require_owner(request: Request, org: str) -> Identity:
     identity = await require_user(request)
-    svc = services(request)
-
-    def check() -> bool:
-        from sqlmodel import Session
-
-        with Session(svc.engine) as session:
-            return "admin" in svc.access.namespace_actions(session, identity, org)
-
-    if not await in_thread(check):
+    if not await in_thread(services(request).access.administers, identity, org):
         raise NotFound(f"no organisation {org!r} that you own")
     _may_manage_credentials(identity)
     return identity
