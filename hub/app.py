@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from hub.api.errors import ApiError
 from hub.api.routes import routes as api_routes
+from hub.auth.sessions import SessionCookies
 from hub.config import Settings
 from hub.db.engine import check_reachable, make_engine
 from hub.db.migrate import pending
@@ -110,7 +111,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 ObservabilityMiddleware,
                 body_timeout=settings.body_timeout_seconds,
                 body_min_rate=settings.body_min_bytes_per_second,
-            )
+            ),
+            # Sets the browser's CSRF cookie when a page asked for a token (hub.auth.sessions).
+            Middleware(SessionCookies),
         ],
         exception_handlers={ApiError: api_error, RegistryError: registry_error},
     )

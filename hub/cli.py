@@ -24,7 +24,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     # Before anything imports prometheus_client: workers share one metrics directory.
     metrics_dir = metrics.prepare_multiprocess(args.workers)
-    log_config = dict_config(settings.log_format, args.log_level)
+    log_config = dict_config(settings.log_format, args.log_level, args.access_log)
     logging.config.dictConfig(log_config)
     try:
         return _serve(args, settings, log_config)
@@ -33,7 +33,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, object]) -> int:
-    from hub import server
+    from hub import http_limits, server
     from hub.app import NotMigrated, build_services
     from hub.db.engine import is_sqlite, make_engine
     from hub.db.migrate import pending, upgrade
@@ -60,6 +60,7 @@ def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, o
         # uvicorn's own `Server` header is noise; the registry announces its API version.
         server_header=False,
         log_config=log_config,  # hub.observability.logging: HUB_LOG_FORMAT, request ids
+        **http_limits.protocol_options(),  # HUB_MAX_HEADER_BYTES: 431 past it
     )
     return 0
 

@@ -15,6 +15,10 @@ from hub.artifacts.pulls import PullCounter
 from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
 from hub.auth.accounts import AccountService
+from hub.auth.oauth import OAuthService
+from hub.auth.sessions import SessionStore, resolve_secret
+from hub.auth.signin import SigninService
+from hub.auth.trusted import TrustedPublishing
 from hub.config import Settings
 from hub.events.delivery import DeliveryQueue, DeliveryWorker
 from hub.events.webhooks import WebhookService
@@ -38,9 +42,15 @@ class Services:
     search: Search
     webhooks: WebhookService
     deliveries: DeliveryWorker
+    sessions: SessionStore
+    signin: SigninService
+    oauth: OAuthService
+    trusted: TrustedPublishing
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
+        # Sessions must verify on every replica and after restarts: one secret, kept in the DB.
+        settings = resolve_secret(settings, engine)
         search = open_search(engine)
         access = AccessService(engine, settings)
         webhooks = WebhookService(engine, access, settings)
@@ -67,6 +77,10 @@ class Services:
             search=search,
             webhooks=webhooks,
             deliveries=DeliveryWorker(DeliveryQueue(engine, settings), settings),
+            sessions=SessionStore(engine, settings),
+            signin=SigninService(engine, settings),
+            oauth=OAuthService(settings),
+            trusted=TrustedPublishing(engine, settings, access.issuer),
         )
 
 

@@ -4,14 +4,29 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute
 
-from hub.api import accounts, auth, deploy, harbor_v1, search, v1, webhooks
+from hub.api import (
+    accounts,
+    auth,
+    deploy,
+    harbor_v1,
+    openapi,
+    search,
+    signin,
+    trusted_publishing,
+    v1,
+    webhooks,
+)
 
 routes: list[BaseRoute] = [
     *auth.routes,
     *accounts.routes,
+    # before v1: its /api/v1/repositories/{path:path} would swallow .../trusted-publishers
+    *trusted_publishing.routes,
     *v1.routes,
     *harbor_v1.routes,
     *search.routes,
     *deploy.routes,
     *webhooks.routes,
+    *signin.routes,
+    *openapi.routes,
 ]

@@ -263,6 +263,13 @@ class AccessService:
             allowed = set()
         return frozenset(allowed)
 
+    def administers(self, identity: Identity, namespace: str) -> bool:
+        """May ``identity`` manage ``namespace`` (members, robots, audit log, publishers)?"""
+        if identity.granted is not None:  # a registry bearer token manages nothing
+            return False
+        with Session(self.engine) as session:
+            return "admin" in self.namespace_actions(session, identity, namespace)
+
     def authorize(self, identity: Identity, repository: str, action: str) -> None:
         """Raise unless ``identity`` may do ``action``; the error never tells an outsider
         whether a private repository exists."""

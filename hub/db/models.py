@@ -194,6 +194,80 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+# -- Sign-in (issue 4): the server secret, browser sessions, sign-in attempts, identities at
+# OAuth/OIDC providers, trusted publishers (hub.auth.sessions, hub.auth.signin, hub.auth.trusted)
+
+
+class ServerSecret(SQLModel, table=True):
+    """Secrets made on first start and shared by every replica (e.g. the session-signing key
+    when HUB_SECRET_KEY is not set)."""
+
+    __tablename__ = "server_secrets"
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class BrowserSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries the session id; only its SHA-256 is kept, and
+    sign-out sets ended_at, so a copied cookie stops working."""
+
+    __tablename__ = "browser_sessions"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class SigninAttempt(SQLModel, table=True):
+    """Recent sign-in attempts, counted per client address and per username to rate-limit
+    password guessing across every replica."""
+
+    __tablename__ = "signin_attempts"
+    __table_args__ = (Index("ix_signin_attempts_key_at", "key", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300)  # "addr:<ip>" or "user:<name>"
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class IdentityLink(SQLModel, table=True):
+    """A user's identity at an OAuth/OIDC provider: (issuer, subject) never changes, even when
+    the preferred username does."""
+
+    __tablename__ = "identity_links"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_identity_links_iss_sub"),)
+    id: int | None = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=512)
+    subject: str = Field(max_length=255)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    provider: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class TrustedPublisher(SQLModel, table=True):
+    """A rule letting a CI system's OIDC token push one repository (as on PyPI): tokens from
+    ``issuer`` for ``audience`` whose claims equal every entry of ``claims`` (JSON object)."""
+
+    __tablename__ = "trusted_publishers"
+    id: int | None = Field(default=None, primary_key=True)
+    repository: str = Field(max_length=255, index=True)
+    issuer: str = Field(max_length=512)
+    audience: str = Field(max_length=255)
+    claims: str = Field(default="{}")
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class UsedCiToken(SQLModel, table=True):
+    """CI tokens already exchanged (SHA-256 of issuer and jti), kept until they expire, so a
+    leaked token cannot be exchanged again (PyPI does the same)."""
+
+    __tablename__ = "used_ci_tokens"
+    key: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
 # -- Events: webhooks and their delivery queue (hub.events) ------------------------------------
 
 

@@ -1,7 +1,7 @@
 """events: webhooks, their delivery queue and delivery log (additive: three new tables)
 
-Revision ID: 0005_webhooks
-Revises: 0004
+Revision ID: 0006_webhooks
+Revises: 0005_signin
 Create Date: 2026-11-26 01:39:25.171366
 """
 
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = "0005_webhooks"
-down_revision = "0004"
+revision = "0006_webhooks"
+down_revision = "0005_signin"
 branch_labels = None
 depends_on = None
 
