@@ -29,6 +29,7 @@ from hub.registry.errors import render
 from hub.registry.routes import routes as registry_routes
 from hub.services import Services
 from hub.storage import open_storage
+from hub.web.routes import routes as web_routes
 
 log = logging.getLogger("hub")
 
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             await asyncio.gather(deliveries, return_exceptions=True)
             await anyio.to_thread.run_sync(built.deliveries.release)
             await anyio.to_thread.run_sync(built.pulls.flush)
+            await anyio.to_thread.run_sync(built.playground.close)  # stop sandbox workers
             built.engine.dispose()
             metrics.worker_exit()
 
@@ -104,6 +106,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             Route("/metrics", metrics.endpoint),
             *registry_routes,
             *api_routes,
+            *web_routes,
         ],
         lifespan=lifespan,
         middleware=[

@@ -54,7 +54,7 @@ def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, o
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
-        access_log=args.access_log,
+        access_log=False,  # uvicorn's; the hub writes its own (logger hub.access)
         proxy_headers=True,
         timeout_keep_alive=30,
         # uvicorn's own `Server` header is noise; the registry announces its API version.
@@ -154,9 +154,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--access-log",
         action=argparse.BooleanOptionalAction,
-        default=os.environ.get("HUB_ACCESS_LOG", "").lower() in ("1", "true", "yes", "on"),
-        help="log every request (default off: a line per pull costs ~5%% of the CPU; "
-        "proxies and ingresses usually log access already)",
+        default=os.environ.get("HUB_ACCESS_LOG", "true").lower() in ("1", "true", "yes", "on"),
+        help="a log line per request (logger hub.access, at info level; default on, or "
+        "HUB_ACCESS_LOG); --no-access-log when a proxy in front logs requests already",
     )
     serve.set_defaults(run=_cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_cmd_migrate)
@@ -191,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     from hub.deploy.cli import add_parser as add_deploy_parser
 
     add_deploy_parser(sub)  # wasm-hub deploy: the deploy endpoint's output (hub.deploy)
+    from hub.playground.cli import add_parser as add_run_parser
+
+    add_run_parser(sub)  # wasm-hub run: the filter playground (hub.playground)
     return p
 
 

@@ -80,12 +80,6 @@ class Settings:
     upload_ttl_seconds: int = 24 * 3600
     # How often batched pull counts are written (hub.artifacts.pulls).
     pull_flush_seconds: float = 5.0
-    # Webhooks (hub.events): loopback, link-local and private targets are refused unless
-    # allowed, so the hub cannot be made to probe its own network (SSRF).
-    webhook_allow_private: bool = False
-    webhook_max_attempts: int = 8  # attempts per delivery before it is marked failed
-    webhook_retry_seconds: float = 10.0  # first retry delay; doubles per attempt
-    webhook_poll_seconds: float = 1.0  # how often each replica looks for due deliveries
     # Sign-in (hub.auth.sessions, hub.auth.signin): browser session lifetime, sign-in attempts
     # allowed per minute per client address and per username.
     session_max_age_seconds: int = 14 * 24 * 3600
@@ -97,6 +91,20 @@ class Settings:
     github_api_url: str = "https://api.github.com"
     # Trusted publishing (hub.auth.trusted): CI OIDC issuers whose tokens may be exchanged.
     trusted_issuers: tuple[str, ...] = ()
+    # Webhooks (hub.events): loopback, link-local and private targets are refused unless
+    # allowed, so the hub cannot be made to probe its own network (SSRF).
+    webhook_allow_private: bool = False
+    webhook_max_attempts: int = 8  # attempts per delivery before it is marked failed
+    webhook_retry_seconds: float = 10.0  # first retry delay; doubles per attempt
+    webhook_poll_seconds: float = 1.0  # how often each replica looks for due deliveries
+    # Filter playground (hub.playground): sandbox processes per hub process, the limits of
+    # one run, runs per caller per minute, and whether pushes get a load check.
+    playground_workers: int = 2
+    playground_cpu_ms: int = 100
+    playground_memory_mb: int = 64
+    playground_timeout_seconds: float = 5.0
+    playground_rate_per_minute: int = 30
+    playground_load_check: bool = True
     # Operations (hub.observability): log line format; a request body that stalls this long,
     # or averages under the minimum rate once it has taken this long, is refused with 408.
     log_format: str = "text"
@@ -148,6 +156,18 @@ class Settings:
             kwargs["max_manifest_bytes"] = int(env["HUB_MAX_MANIFEST_BYTES"])
         if env.get("HUB_PULL_FLUSH_SECONDS"):
             kwargs["pull_flush_seconds"] = float(env["HUB_PULL_FLUSH_SECONDS"])
+        if env.get("HUB_SESSION_MAX_AGE_SECONDS"):
+            kwargs["session_max_age_seconds"] = int(env["HUB_SESSION_MAX_AGE_SECONDS"])
+        if env.get("HUB_SIGNIN_RATE_PER_MINUTE"):
+            kwargs["signin_rate_per_minute"] = int(env["HUB_SIGNIN_RATE_PER_MINUTE"])
+        kwargs["oidc_providers"] = _oidc_providers(env)
+        issuers = env.get("HUB_TRUSTED_ISSUERS", "")
+        kwargs["trusted_issuers"] = tuple(
+            i.strip().rstrip("/") for i in issuers.split(",") if i.strip()
+        )
+        for url in ("github_url", "github_api_url"):
+            if url in kwargs:
+                kwargs[url] = str(kwargs[url]).rstrip("/")
         if "HUB_WEBHOOK_ALLOW_PRIVATE" in env:
             kwargs["webhook_allow_private"] = _bool(
                 "HUB_WEBHOOK_ALLOW_PRIVATE", env["HUB_WEBHOOK_ALLOW_PRIVATE"]
@@ -162,18 +182,7 @@ class Settings:
                     kwargs[attr] = kind(env[var])
                 except ValueError:
                     raise ConfigError(f"{var}={env[var]!r} is not a number") from None
-        if env.get("HUB_SESSION_MAX_AGE_SECONDS"):
-            kwargs["session_max_age_seconds"] = int(env["HUB_SESSION_MAX_AGE_SECONDS"])
-        if env.get("HUB_SIGNIN_RATE_PER_MINUTE"):
-            kwargs["signin_rate_per_minute"] = int(env["HUB_SIGNIN_RATE_PER_MINUTE"])
-        kwargs["oidc_providers"] = _oidc_providers(env)
-        issuers = env.get("HUB_TRUSTED_ISSUERS", "")
-        kwargs["trusted_issuers"] = tuple(
-            i.strip().rstrip("/") for i in issuers.split(",") if i.strip()
-        )
-        for url in ("github_url", "github_api_url"):
-            if url in kwargs:
-                kwargs[url] = str(kwargs[url]).rstrip("/")
+        kwargs.update(_playground(env))
         for var, attr in (
             ("HUB_BODY_TIMEOUT_SECONDS", "body_timeout_seconds"),
             ("HUB_BODY_MIN_BYTES_PER_SECOND", "body_min_bytes_per_second"),
@@ -191,3 +200,31 @@ class Settings:
         if "base_url" in kwargs:
             kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+def _playground(env: Mapping[str, str]) -> dict[str, object]:
+    """HUB_PLAYGROUND_* settings (hub.playground); each must be a positive number."""
+    found: dict[str, object] = {}
+    numbers: dict[str, tuple[str, type]] = {
+        "HUB_PLAYGROUND_WORKERS": ("playground_workers", int),
+        "HUB_PLAYGROUND_CPU_MS": ("playground_cpu_ms", int),
+        "HUB_PLAYGROUND_MEMORY_MB": ("playground_memory_mb", int),
+        "HUB_PLAYGROUND_TIMEOUT": ("playground_timeout_seconds", float),
+        "HUB_PLAYGROUND_RATE": ("playground_rate_per_minute", int),
+    }
+    for var, (attr, kind) in numbers.items():
+        raw = env.get(var)
+        if not raw:
+            continue
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = 0
+        if value <= 0:
+            raise ConfigError(f"{var}={raw!r} is not valid; give a positive {kind.__name__}")
+        found[attr] = value
+    if "HUB_PLAYGROUND_LOAD_CHECK" in env:
+        found["playground_load_check"] = _bool(
+            "HUB_PLAYGROUND_LOAD_CHECK", env["HUB_PLAYGROUND_LOAD_CHECK"]
+        )
+    return found

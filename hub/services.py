@@ -12,6 +12,7 @@ from hub.artifacts.catalog import CatalogService
 from hub.artifacts.details import DetailsService
 from hub.artifacts.manifests import ManifestService
 from hub.artifacts.pulls import PullCounter
+from hub.artifacts.stars import StarService
 from hub.artifacts.uploads import UploadService
 from hub.auth.access import AccessService
 from hub.auth.accounts import AccountService
@@ -22,6 +23,7 @@ from hub.auth.trusted import TrustedPublishing
 from hub.config import Settings
 from hub.events.delivery import DeliveryQueue, DeliveryWorker
 from hub.events.webhooks import WebhookService
+from hub.playground.service import PlaygroundService
 from hub.search import Search, open_search
 from hub.storage import Storage
 
@@ -40,12 +42,14 @@ class Services:
     details: DetailsService
     pulls: PullCounter
     search: Search
-    webhooks: WebhookService
-    deliveries: DeliveryWorker
     sessions: SessionStore
     signin: SigninService
     oauth: OAuthService
     trusted: TrustedPublishing
+    webhooks: WebhookService
+    deliveries: DeliveryWorker
+    playground: PlaygroundService  # filter playground and the load check at push
+    stars: StarService
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
@@ -54,7 +58,7 @@ class Services:
         search = open_search(engine)
         access = AccessService(engine, settings)
         webhooks = WebhookService(engine, access, settings)
-        return cls(
+        built = cls(
             settings=settings,
             engine=engine,
             storage=storage,
@@ -75,13 +79,18 @@ class Services:
             details=DetailsService(engine, on_change=[search.index]),
             pulls=PullCounter(engine),
             search=search,
-            webhooks=webhooks,
-            deliveries=DeliveryWorker(DeliveryQueue(engine, settings), settings),
             sessions=SessionStore(engine, settings),
             signin=SigninService(engine, settings),
             oauth=OAuthService(settings),
             trusted=TrustedPublishing(engine, settings, access.issuer),
+            webhooks=webhooks,
+            deliveries=DeliveryWorker(DeliveryQueue(engine, settings), settings),
+            playground=PlaygroundService(settings, DetailsService(engine), storage),
+            stars=StarService(engine),
         )
+        if settings.playground_load_check:
+            built.manifests.analyzer.load_check = built.playground.load_check
+        return built
 
 
 def services(request: Request) -> Services:

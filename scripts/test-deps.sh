@@ -10,6 +10,8 @@ command -v pg_isready >/dev/null 2>&1 || need+=(postgresql)
 # node + npm build the real proxy-wasm filter the tests push (AssemblyScript from npm).
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# tests/web drive Debian's Chromium with Playwright (never `playwright install`).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing ${need[*]} from Debian's packages"
   export DEBIAN_FRONTEND=noninteractive

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, func
+from sqlalchemy import select as core_select
 from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
@@ -57,6 +58,36 @@ class RepositoryInfo:
     namespace: str
     tags_count: int
     tags: list[TagInfo] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ModuleSummary:
+    """The columns of WasmModule a listing shows (no facts JSON): same names, same forms."""
+
+    variant: str
+    abi_versions: str  # comma-separated
+    root_ids: str  # comma-separated
+    toolchain: str
+    module_size: int
+
+
+@dataclass(slots=True)
+class TagSummary:
+    name: str
+    digest: str
+    size: int  # manifest plus every blob it references
+    pushed_at: datetime
+    module: ModuleSummary | None
+
+
+@dataclass
+class RepositoryOverview:
+    """A repository page's data: the row and every tag, newest first, read as plain rows
+    (building ORM objects for hundreds of tags costs more than the queries)."""
+
+    repository: Repository
+    namespace: str
+    tags: list[TagSummary]
 
 
 def module_json(module: WasmModule | None) -> dict[str, Any] | None:
@@ -118,6 +149,10 @@ class DetailsService:
         with Session(self.engine) as session:
             return session.get(Namespace, namespace_id)
 
+    def namespace_named(self, name: str) -> Namespace | None:
+        with Session(self.engine) as session:
+            return session.exec(select(Namespace).where(Namespace.name == name)).first()
+
     def repositories(
         self,
         namespace_id: int | None = None,
@@ -163,7 +198,82 @@ class DetailsService:
             tags = self._tags(session, repo.id)
             return RepositoryInfo(repo, repositories.namespace_of(name), len(tags), tags)
 
-    def _tags(self, session: Session, repository_id: int) -> list[TagInfo]:
+    def overview(self, name: str, visible: set[int] | None = None) -> RepositoryOverview:
+        """NameUnknown when missing or private to the caller, like repository()."""
+        with Session(self.engine) as session:
+            repo = repositories.get(session, name)
+            assert repo.id is not None
+            if repo.private and visible is not None and repo.namespace_id not in visible:
+                raise NameUnknown({"name": name}, f"repository {name!r} is not known")
+            rows = session.execute(
+                core_select(
+                    col(Tag.name),
+                    col(Tag.updated_at),
+                    col(Manifest.digest),
+                    col(Manifest.size),
+                    # Blob sizes summed per row: one round trip, no 200-id IN list.
+                    core_select(func.coalesce(func.sum(col(Blob.size)), 0))
+                    .join(ManifestReference, col(ManifestReference.digest) == col(Blob.digest))
+                    .where(col(ManifestReference.manifest_id) == col(Manifest.id))
+                    .scalar_subquery(),
+                    col(WasmModule.variant),
+                    col(WasmModule.abi_versions),
+                    col(WasmModule.root_ids),
+                    col(WasmModule.toolchain),
+                    col(WasmModule.module_size),
+                )
+                .join(
+                    Manifest,
+                    (col(Manifest.repository_id) == col(Tag.repository_id))
+                    & (col(Manifest.digest) == col(Tag.manifest_digest)),
+                )
+                .join(
+                    WasmModule,
+                    col(WasmModule.manifest_digest) == col(Manifest.digest),
+                    isouter=True,
+                )
+                .where(col(Tag.repository_id) == repo.id)
+                .order_by(col(Tag.updated_at).desc(), col(Tag.name))
+            ).all()
+            tags = [
+                TagSummary(
+                    name=tag,
+                    digest=digest,
+                    size=size + int(blobs),
+                    pushed_at=pushed,
+                    module=None
+                    if variant is None
+                    else ModuleSummary(variant, abis, roots, toolchain, module_size),
+                )
+                for (
+                    tag,
+                    pushed,
+                    digest,
+                    size,
+                    blobs,
+                    variant,
+                    abis,
+                    roots,
+                    toolchain,
+                    module_size,
+                ) in rows
+            ]
+            return RepositoryOverview(repo, repositories.namespace_of(name), tags)
+
+    def tag(
+        self, name: str, tag: str, visible: set[int] | None = None
+    ) -> tuple[Repository, TagInfo | None]:
+        """The repository and one tag with its module facts (None: no such tag); NameUnknown
+        as repository()."""
+        with Session(self.engine) as session:
+            repo = repositories.get(session, name)
+            assert repo.id is not None
+            if repo.private and visible is not None and repo.namespace_id not in visible:
+                raise NameUnknown({"name": name}, f"repository {name!r} is not known")
+            found = self._tags(session, repo.id, tag)
+            return repo, found[0] if found else None
+
+    def _tags(self, session: Session, repository_id: int, tag: str | None = None) -> list[TagInfo]:
         rows = session.exec(
             select(Tag, Manifest, WasmModule)
             .join(
@@ -176,7 +286,10 @@ class DetailsService:
                 col(WasmModule.manifest_digest) == col(Manifest.digest),
                 isouter=True,
             )
-            .where(col(Tag.repository_id) == repository_id)
+            .where(
+                col(Tag.repository_id) == repository_id,
+                *([col(Tag.name) == tag] if tag is not None else []),
+            )
             .order_by(col(Tag.updated_at).desc(), col(Tag.name))
         ).all()
         sizes = self._sizes(session, [m.id for _, m, _ in rows if m.id is not None])

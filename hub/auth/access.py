@@ -247,6 +247,11 @@ class AccessService:
         member = session.get(Membership, (ns.id, identity.user_id))
         return ROLE_ACTIONS.get(member.role, frozenset()) if member else frozenset()
 
+    def administers(self, identity: Identity, namespace: str) -> bool:
+        """May ``identity`` manage ``namespace`` (members, robots, visibility, audit log,
+        publishers, webhooks)? The one owner check; API-token limits apply."""
+        return "admin" in self.manages_namespace(identity, namespace)
+
     def manages_namespace(self, identity: Identity, name: str) -> frozenset[str]:
         """What ``identity`` may do in namespace ``name`` through the JSON API, with an API
         token's limits applied; "admin" in it means managing the namespace (e.g. its webhooks,
@@ -263,12 +268,26 @@ class AccessService:
             allowed = set()
         return frozenset(allowed)
 
-    def administers(self, identity: Identity, namespace: str) -> bool:
-        """May ``identity`` manage ``namespace`` (members, robots, audit log, publishers)?"""
-        if identity.granted is not None:  # a registry bearer token manages nothing
-            return False
+    def administered_namespaces(self, identity: Identity) -> list[Namespace]:
+        """The namespaces ``identity`` owns: their own and the organisations they own."""
+        if identity.user_id is None:
+            return []
         with Session(self.engine) as session:
-            return "admin" in self.namespace_actions(session, identity, namespace)
+            rows = session.exec(
+                select(Namespace)
+                .join(
+                    Membership,
+                    (col(Membership.namespace_id) == col(Namespace.id))
+                    & (col(Membership.user_id) == identity.user_id),
+                    isouter=True,
+                )
+                .where(
+                    (col(Namespace.owner_id) == identity.user_id)
+                    | (col(Membership.role) == "owner")
+                )
+                .order_by(col(Namespace.kind).desc(), col(Namespace.name))
+            ).all()
+            return list(rows)
 
     def authorize(self, identity: Identity, repository: str, action: str) -> None:
         """Raise unless ``identity`` may do ``action``; the error never tells an outsider

@@ -322,3 +322,18 @@ class WebhookAttempt(SQLModel, table=True):
     error: str = Field(default="", max_length=1024)
     duration_ms: int = Field(default=0)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+# -- Stars (web catalog, issue 6) ------------------------------------------------------------
+
+
+class Star(SQLModel, table=True):
+    """A user's star on a repository; Repository.stars counts them (kept in the same
+    transaction, so sorting by stars reads one column)."""
+
+    __tablename__ = "stars"
+    user_id: int = Field(foreign_key="users.id", primary_key=True, ondelete="CASCADE")
+    repository_id: int = Field(
+        foreign_key="repositories.id", primary_key=True, index=True, ondelete="CASCADE"
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())

@@ -1,0 +1,22 @@
+"""All HTML routes and the static files, gathered here and mounted by hub.app."""
+
+from __future__ import annotations
+
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from hub.web import catalog, namespaces, repository
+from hub.web.templating import STATIC
+
+routes: list[BaseRoute] = [
+    Route("/", catalog.home, methods=["GET"]),
+    Route("/search", catalog.search_page, methods=["GET"]),
+    Route("/r/{path:path}/star", repository.star_form, methods=["POST"]),
+    Route("/r/{path:path}", repository.repository_get, methods=["GET"]),
+    Route("/u/{name}", namespaces.namespace_page, methods=["GET"]),
+    Route("/o/{name}", namespaces.namespace_page, methods=["GET"]),
+    Route("/o/{name}/members", namespaces.member_form, methods=["POST"]),
+    # check_dir=False: the app must start even where static/ is not shipped (a wheel install);
+    # pages then lose their styles, never their content.
+    Mount("/static", app=StaticFiles(directory=STATIC, check_dir=False), name="static"),
+]

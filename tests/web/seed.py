@@ -1,0 +1,191 @@
+"""Filters to browse: the real AssemblyScript filter and small hand-assembled proxy-wasm
+modules (core spec binary format), pushed over HTTP in the CNCF variant (config
+application/vnd.wasm.config.v0+json, one application/wasm layer) with OCI annotations."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import httpx
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+CNCF_CONFIG = "application/vnd.wasm.config.v0+json"
+WASM_LAYER = "application/wasm"
+
+
+def _leb(value: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def _name(text: str) -> bytes:
+    return _leb(len(text.encode())) + text.encode()
+
+
+def _vec(items: list[bytes]) -> bytes:
+    return _leb(len(items)) + b"".join(items)
+
+
+def _section(section_id: int, payload: bytes) -> bytes:
+    return bytes([section_id]) + _leb(len(payload)) + payload
+
+
+def proxy_module(
+    salt: str, abi: str = "0_2_0", language: tuple[str, str] = ("Rust", "1.78.0")
+) -> bytes:
+    """A valid proxy-wasm filter shape: imports env.proxy_log, exports memory,
+    proxy_abi_version_<abi>, proxy_on_context_create and proxy_on_request_headers (empty
+    bodies), with a producers section naming the toolchain; ``salt`` makes the bytes unique."""
+    i32 = b"\x7f"
+    log_type = b"\x60" + _vec([i32, i32, i32]) + _vec([i32])
+    void_type = b"\x60" + _vec([]) + _vec([])
+    imports = [_name("env") + _name("proxy_log") + b"\x00" + _leb(0)]
+    out = b"\x00asm\x01\x00\x00\x00" + _section(1, _vec([log_type, void_type]))
+    out += _section(2, _vec(imports)) + _section(3, _vec([_leb(1)]))
+    out += _section(5, _vec([b"\x01" + _leb(1) + _leb(2)]))
+    exports = [_name("memory") + b"\x02" + _leb(0)]
+    for export in (
+        f"proxy_abi_version_{abi}",
+        "proxy_on_context_create",
+        "proxy_on_request_headers",
+    ):
+        exports.append(_name(export) + b"\x00" + _leb(1))
+    out += _section(7, _vec(exports)) + _section(10, _vec([b"\x02\x00\x0b"]))
+    lang, version = language
+    producers = _vec(
+        [
+            _name("language") + _vec([_name(lang) + _name("")]),
+            _name("processed-by") + _vec([_name(lang.lower() + "c") + _name(version)]),
+        ]
+    )
+    out += _section(0, _name("producers") + producers)
+    return out + _section(0, _name("hub-web-test") + salt.encode())
+
+
+def digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def push_filter(
+    client: httpx.Client,
+    repo: str,
+    tag: str,
+    wasm: bytes,
+    annotations: dict[str, str] | None = None,
+) -> str:
+    """Push ``wasm`` as repo:tag; returns the manifest digest."""
+    config = b"{}"
+    for blob in (config, wasm):
+        r = client.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest(blob)}, content=blob)
+        assert r.status_code == 201, r.text
+    manifest: dict[str, object] = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": CNCF_CONFIG,
+        "config": {"mediaType": CNCF_CONFIG, "digest": digest(config), "size": len(config)},
+        "layers": [
+            {
+                "mediaType": WASM_LAYER,
+                "digest": digest(wasm),
+                "size": len(wasm),
+                "annotations": {"org.opencontainers.image.title": "filter.wasm"},
+            }
+        ],
+    }
+    if annotations:
+        manifest["annotations"] = annotations
+    raw = json.dumps(manifest).encode()
+    r = client.put(
+        f"/v2/{repo}/manifests/{tag}", content=raw, headers={"Content-Type": OCI_MANIFEST}
+    )
+    assert r.status_code == 201, r.text
+    return digest(raw)
+
+
+def describe(client: httpx.Client, repo: str, **fields: object) -> None:
+    r = client.patch(f"/api/v1/repositories/{repo}", json=fields)
+    assert r.status_code == 200, r.text
+
+
+README = """# add-header
+
+Adds a response header to every request that passes through Envoy. Built with
+[AssemblyScript](https://www.assemblyscript.org/) and `@solo-io/proxy-runtime`.
+
+## Configure
+
+| option | default | meaning |
+|---|---|---|
+| `header` | `hello` | the header's name |
+| `value` | `world` | its value |
+
+```yaml
+config:
+  header: x-hub
+  value: "1"
+```
+
+<script>document.title = "pwned"</script>
+<a href="javascript:alert(1)">not a link</a>
+"""
+
+CATALOG = [
+    # (repository, description, keywords, language)
+    (
+        "acme/rate-limit",
+        "Token-bucket rate limiting per client IP or header.",
+        "ratelimit,traffic",
+        ("Rust", "1.78.0"),
+    ),
+    (
+        "acme/jwt-auth",
+        "Verifies JWTs against a JWKS and forwards the claims as headers.",
+        "auth,jwt,security",
+        ("Rust", "1.80.1"),
+    ),
+    (
+        "tetrate/cors",
+        "CORS preflight answers and response headers without a round trip.",
+        "cors,headers",
+        ("TinyGo", "0.31.2"),
+    ),
+    (
+        "tetrate/geoip",
+        "Tags requests with the client's country from a MaxMind database.",
+        "geo,headers",
+        ("TinyGo", "0.30.0"),
+    ),
+    (
+        "solo/basic-auth",
+        "HTTP Basic authentication from a static list of users.",
+        "auth,security",
+        ("C++", "17"),
+    ),
+]
+
+
+def seed(client: httpx.Client, real_filter: bytes) -> None:
+    """acme/add-header (the real filter, three tags, README) and five more filters."""
+    for i, tag in enumerate(("v0.1.0", "v0.2.0", "latest")):
+        push_filter(
+            client,
+            "acme/add-header",
+            tag,
+            real_filter
+            if i
+            else proxy_module("add-header-old", language=("AssemblyScript", "0.14.13")),
+            {
+                "org.opencontainers.image.description": "Adds a header to every HTTP response.",
+                "org.opencontainers.image.licenses": "Apache-2.0",
+                "org.opencontainers.image.source": "https://example.com/acme/add-header",
+            },
+        )
+    describe(client, "acme/add-header", readme=README, keywords=["headers", "example"])
+    for repo, description, keywords, language in CATALOG:
+        push_filter(client, repo, "v1.0.0", proxy_module(repo, language=language))
+        describe(client, repo, description=description, keywords=keywords)
