@@ -72,6 +72,24 @@ def tree_rss(pid: int) -> int:
     return sum(rss_bytes(p) for p in process_tree(pid))
 
 
+def pss_bytes(pid: int) -> int:
+    """Proportional set size: resident pages, each shared page divided among the processes
+    sharing it. Summed over a process tree it counts every physical page once, where summed
+    RSS counts a page shared by three processes three times."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def tree_pss(pid: int) -> int:
+    return sum(pss_bytes(p) for p in process_tree(pid))
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time a live process has used (its own, not its reaped children's)."""
     try:

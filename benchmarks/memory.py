@@ -1,8 +1,8 @@
-"""Peak server memory across a 512 MiB chunked push and its full pull.
+"""Peak server memory across a large chunked push, its full pull, and a monolithic push.
 
-    .venv/bin/python benchmarks/memory.py [--size-mib 512] [--chunk-mib 16]
+    .venv/bin/python benchmarks/memory.py [--size-mib 1024] [--chunk-mib 16]
 
-Starts `wasm-hub serve --workers 1` (SQLite + filesystem storage, HUB_AUTH=none) on 127.0.0.1,
+Starts plain `wasm-hub serve` (SQLite + filesystem storage, HUB_AUTH=none) on 127.0.0.1,
 then pushes one blob as POST, PATCH chunks with Content-Range, PUT ?digest=, and pulls it back
 as a stream, verifying the digest. A thread samples the VmRSS of the server process and its
 children every 100 ms throughout. The payload is deterministic pseudo-random data generated
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import random
 import struct
 import sys
@@ -125,6 +126,26 @@ def push(client: httpx.Client, size: int, chunk: int, sampler: Sampler) -> tuple
     return digest, timings
 
 
+def push_monolithic(client: httpx.Client, size: int, chunk: int, sampler: Sampler) -> float:
+    """The whole blob as one PUT body (POST, then PUT ?digest= streaming ``size`` bytes)."""
+    sampler.phase = "push (one monolithic PUT)"
+    hasher = hashlib.sha256()
+    for data in chunks(size, chunk, SEED + 1):
+        hasher.update(data)
+    digest = f"sha256:{hasher.hexdigest()}"
+    began = time.monotonic()
+    location = expect(client.post(f"/v2/{REPO}/blobs/uploads/"), 202).headers["location"]
+    expect(
+        client.put(
+            with_digest(location, digest),
+            content=chunks(size, chunk, SEED + 1),
+            headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+        ),
+        201,
+    )
+    return time.monotonic() - began
+
+
 def pull(client: httpx.Client, digest: str, size: int, sampler: Sampler) -> float:
     sampler.phase = "pull (GET stream)"
     began = time.monotonic()
@@ -155,16 +176,18 @@ def render(result: dict[str, Any]) -> str:
             ("PATCH chunks", "patch_s"),
             ("PUT ?digest= (assemble + verify)", "put_s"),
             ("GET (stream + verify)", "pull_s"),
+            ("monolithic PUT (one request)", "mono_s"),
         )
     )
     verdict = "PASS" if result["passed"] else "FAIL"
     error = f"\n**Error:** `{result['error']}`\n" if result.get("error") else ""
     return f"""# Hub memory under a {result["size_mib"]} MiB chunked push + pull — {env["date"]}
 
-`wasm-hub serve --workers {result["workers"]}` (commit {env["hub_commit"]}\
+`wasm-hub serve` ({result["workers"]} workers) (commit {env["hub_commit"]}\
 {", hub/ modified" if env["hub_tree_dirty"] else ""}), SQLite + filesystem storage. One blob of
 {result["size_mib"]} MiB pushed as POST + {result["patches"]} PATCHes of {result["chunk_mib"]} MiB
-(Content-Range) + PUT ?digest=, then pulled as a stream and verified. RSS = VmRSS of the server
+(Content-Range) + PUT ?digest=, then pulled as a stream and verified; then another blob of the
+same size pushed as one monolithic PUT. RSS = VmRSS of the server
 process and its children, sampled every {int(SAMPLE_EVERY * 1000)} ms
 ({result["samples"]} samples). MB = 10^6 bytes.
 
@@ -183,25 +206,38 @@ start {result["idle_mb"]:.1f} MB, growth {result["peak_mb"] - result["idle_mb"]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size-mib", type=int, default=512)
+    parser.add_argument("--size-mib", type=int, default=1024)
     parser.add_argument("--chunk-mib", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, help="default: serve's own (one per CPU)")
     args = parser.parse_args(argv)
-    size, chunk = args.size_mib * MIB, args.chunk_mib * MIB
+    result = measure(args.size_mib, args.chunk_mib, args.workers)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    md = RESULTS / f"{today()}-memory.md"
+    md.write_text(render(result))
+    (RESULTS / f"{today()}-memory.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(render(result))
+    print(f"wrote {md}")
+    return 0 if result["passed"] else 1
+
+
+def measure(size_mib: int, chunk_mib: int, workers: int | None) -> dict[str, Any]:
+    """Start a hub, push and pull, and return the result (peak RSS, timings, phases)."""
+    size, chunk = size_mib * MIB, chunk_mib * MIB
     env = environment_info()
     result: dict[str, Any] = {
-        "size_mib": args.size_mib,
-        "chunk_mib": args.chunk_mib,
-        "workers": args.workers,
+        "size_mib": size_mib,
+        "chunk_mib": chunk_mib,
+        "workers": workers or os.cpu_count() or 1,
         "patches": -(-size // chunk),
         "ceiling_mb": CEILING_MB,
         "error": None,
         "patch_s": float("nan"),
         "put_s": float("nan"),
         "pull_s": float("nan"),
+        "mono_s": float("nan"),
     }
     with tempfile.TemporaryDirectory(prefix="hub-memory-") as tmp:
-        hub = Hub(Path(tmp) / "hub", workers=args.workers)
+        hub = Hub(Path(tmp) / "hub", workers=workers)
         sampler: Sampler | None = None
         try:
             hub.start()
@@ -214,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
                 digest, timings = push(client, size, chunk, sampler)
                 result.update(timings)
                 result["pull_s"] = pull(client, digest, size, sampler)
+                result["mono_s"] = push_monolithic(client, size, chunk, sampler)
                 sampler.phase = "after"
                 time.sleep(1)
         except Exception as exc:  # noqa: BLE001 - reported, and the run fails
@@ -236,13 +273,7 @@ def main(argv: list[str] | None = None) -> int:
         timeline=[(round(t, 2), p, rss) for t, p, rss in samples],
     )
     result["passed"] = result["error"] is None and result["peak_mb"] < CEILING_MB
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    md = RESULTS / f"{today()}-memory.md"
-    md.write_text(render(result))
-    (RESULTS / f"{today()}-memory.json").write_text(json.dumps(result, indent=1) + "\n")
-    print(render(result))
-    print(f"wrote {md}")
-    return 0 if result["passed"] else 1
+    return result
 
 
 if __name__ == "__main__":

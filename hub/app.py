@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from hub.api.errors import ApiError
 from hub.api.routes import routes as api_routes
+from hub.auth.sessions import SessionCookies
 from hub.config import Settings
 from hub.db.engine import check_reachable, make_engine
 from hub.db.migrate import pending
@@ -74,11 +75,17 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         app.state.services = built = services or build_services(settings)
         flusher = asyncio.create_task(_flush_pulls(built))
+        # Webhook deliveries queued in the database (hub.events.delivery); every replica sends.
+        deliveries = asyncio.create_task(built.deliveries.run())
         try:
             yield
         finally:
             flusher.cancel()
+            deliveries.cancel()
+            await asyncio.gather(deliveries, return_exceptions=True)
+            await anyio.to_thread.run_sync(built.deliveries.release)
             await anyio.to_thread.run_sync(built.pulls.flush)
+            await anyio.to_thread.run_sync(built.playground.close)  # stop sandbox workers
             built.engine.dispose()
             metrics.worker_exit()
 
@@ -107,7 +114,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
                 ObservabilityMiddleware,
                 body_timeout=settings.body_timeout_seconds,
                 body_min_rate=settings.body_min_bytes_per_second,
-            )
+            ),
+            # Sets the browser's CSRF cookie when a page asked for a token (hub.auth.sessions).
+            Middleware(SessionCookies),
         ],
         exception_handlers={ApiError: api_error, RegistryError: registry_error},
     )

@@ -24,7 +24,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     # Before anything imports prometheus_client: workers share one metrics directory.
     metrics_dir = metrics.prepare_multiprocess(args.workers)
-    log_config = dict_config(settings.log_format, args.log_level)
+    log_config = dict_config(settings.log_format, args.log_level, args.access_log)
     logging.config.dictConfig(log_config)
     try:
         return _serve(args, settings, log_config)
@@ -33,7 +33,7 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, object]) -> int:
-    from hub import server
+    from hub import http_limits, server
     from hub.app import NotMigrated, build_services
     from hub.db.engine import is_sqlite, make_engine
     from hub.db.migrate import pending, upgrade
@@ -54,12 +54,13 @@ def _serve(args: argparse.Namespace, settings: Settings, log_config: dict[str, o
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
-        access_log=args.access_log,
+        access_log=False,  # uvicorn's; the hub writes its own (logger hub.access)
         proxy_headers=True,
         timeout_keep_alive=30,
         # uvicorn's own `Server` header is noise; the registry announces its API version.
         server_header=False,
         log_config=log_config,  # hub.observability.logging: HUB_LOG_FORMAT, request ids
+        **http_limits.protocol_options(),  # HUB_MAX_HEADER_BYTES: 431 past it
     )
     return 0
 
@@ -153,9 +154,9 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--access-log",
         action=argparse.BooleanOptionalAction,
-        default=os.environ.get("HUB_ACCESS_LOG", "").lower() in ("1", "true", "yes", "on"),
-        help="log every request (default off: a line per pull costs ~5%% of the CPU; "
-        "proxies and ingresses usually log access already)",
+        default=os.environ.get("HUB_ACCESS_LOG", "true").lower() in ("1", "true", "yes", "on"),
+        help="a log line per request (logger hub.access, at info level; default on, or "
+        "HUB_ACCESS_LOG); --no-access-log when a proxy in front logs requests already",
     )
     serve.set_defaults(run=_cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_cmd_migrate)
@@ -190,6 +191,9 @@ def parser() -> argparse.ArgumentParser:
     from hub.deploy.cli import add_parser as add_deploy_parser
 
     add_deploy_parser(sub)  # wasm-hub deploy: the deploy endpoint's output (hub.deploy)
+    from hub.playground.cli import add_parser as add_run_parser
+
+    add_run_parser(sub)  # wasm-hub run: the filter playground (hub.playground)
     return p
 
 

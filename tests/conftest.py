@@ -15,7 +15,8 @@ from tests.support.postgres import fresh_database
 from tests.support.server import HubServer
 
 # `real_filter`: a proxy-wasm filter built from source (AssemblyScript, FORMATS.md section 5).
-pytest_plugins = ["tests.support.wasm_build"]
+# `oidc_provider`: a real OpenID Provider (node oidc-provider) on 127.0.0.1 for sign-in tests.
+pytest_plugins = ["tests.support.wasm_build", "tests.support.oidc_provider"]
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,8 @@ from hub.db.models import ApiToken
 from hub.registry.streams import in_thread
 from hub.services import services
 
+MAX_TOKEN_DAYS = 3650
+
 
 class ConflictError(ApiError):
     status, code = 409, "CONFLICT"
@@ -62,7 +64,12 @@ async def current(request: Request) -> JSONResponse:
     identity = await require_user(request)
     assert identity.username is not None
     user = await in_thread(services(request).access.user, identity.username)
-    assert user is not None
+    if user is None:
+        # A registry bearer token whose subject is no user (e.g. a trusted publisher's).
+        raise Forbidden(
+            f"these credentials ({identity.username}) do not belong to a hub user; "
+            "use a user's password, API token or browser session"
+        )
     return JSONResponse(
         {
             "username": user.username,
@@ -84,15 +91,23 @@ async def tokens(request: Request) -> Response:
     body = await _body(request)
     scopes = body.get("scopes", ["pull"])
     days = body.get("expires_in_days")
-    if not isinstance(scopes, list) or (days is not None and not isinstance(days, int)):
-        raise BadRequest("scopes must be a list and expires_in_days an integer")
+    namespace = body.get("namespace")
+    if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
+        raise BadRequest("scopes must be a list of strings: pull, push, admin")
+    # A bool is an int to Python; a huge count overflows the expiry date (found by fuzzing).
+    if days is not None and (
+        not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_TOKEN_DAYS
+    ):
+        raise BadRequest(f"expires_in_days must be an integer from 1 to {MAX_TOKEN_DAYS}")
+    if namespace is not None and (not isinstance(namespace, str) or len(namespace) > 255):
+        raise BadRequest("namespace must be a namespace's name (a string) or null")
     try:
         created = await in_thread(
             accounts.create_token,
             identity.username,
             str(body.get("name") or "api"),
             ",".join(map(str, scopes)),
-            body.get("namespace"),
+            namespace,
             expiry(days),
             identity.username,
         )
@@ -119,15 +134,7 @@ async def revoke(request: Request) -> Response:
 
 async def _require_owner(request: Request, org: str) -> Identity:
     identity = await require_user(request)
-    svc = services(request)
-
-    def check() -> bool:
-        from sqlmodel import Session
-
-        with Session(svc.engine) as session:
-            return "admin" in svc.access.namespace_actions(session, identity, org)
-
-    if not await in_thread(check):
+    if not await in_thread(services(request).access.administers, identity, org):
         raise NotFound(f"no organisation {org!r} that you own")
     _may_manage_credentials(identity)
     return identity
@@ -154,6 +161,8 @@ async def members(request: Request) -> Response:
     try:
         if request.method == "PUT":
             role = (await _body(request)).get("role")
+            if not isinstance(role, str):
+                raise BadRequest("role must be a string: owner, maintainer or reader")
             await in_thread(accounts.set_member, org, user, role, identity.username)
         elif request.method == "DELETE":
             await in_thread(accounts.set_member, org, user, None, identity.username)
@@ -168,8 +177,13 @@ async def robots(request: Request) -> Response:
     identity = await _require_owner(request, org)
     body = await _body(request)
     name, scopes = body.get("name"), body.get("scopes", ["pull"])
-    if not isinstance(name, str) or not name or not isinstance(scopes, list):
-        raise BadRequest("name (string) and scopes (list) are required")
+    if (
+        not isinstance(name, str)
+        or not name
+        or not isinstance(scopes, list)
+        or not all(isinstance(s, str) for s in scopes)
+    ):
+        raise BadRequest("name (string) and scopes (list of strings) are required")
     try:
         created = await in_thread(
             services(request).accounts.create_robot,

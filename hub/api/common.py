@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 
 from hub.api.errors import BadRequest, Unauthorized
+from hub.auth import sessions
 from hub.auth.access import Identity
 from hub.oci.errors import Unauthorized as RegistryUnauthorized
 from hub.registry.streams import in_thread
@@ -35,12 +36,22 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
 
 
 async def identify(request: Request) -> Identity:
-    """The caller (anonymous without credentials); bad credentials are a 401."""
+    """The caller (anonymous without credentials); bad credentials are a 401.
+
+    Without an Authorization header the browser session cookie counts (hub.auth.sessions);
+    an unsafe method authenticated only by the cookie must carry the page's X-CSRF-Token, so
+    another site cannot make a signed-in browser call the API. /v2 never reads the cookie."""
+    authorization = request.headers.get("authorization")
+    if not authorization and request.cookies.get(sessions.SESSION_COOKIE):
+        found = await sessions.session_identity(request)
+        if found is not None:
+            if request.method in sessions.UNSAFE_METHODS:
+                await sessions.check_csrf(request, request.headers.get(sessions.CSRF_HEADER))
+            request.state.identity = found
+            return found
     access = services(request).access
     try:
-        identity: Identity = await in_thread(
-            access.authenticate, request.headers.get("authorization")
-        )
+        identity: Identity = await in_thread(access.authenticate, authorization)
     except RegistryUnauthorized:
         raise Unauthorized("the credentials are not valid") from None
     request.state.identity = identity
@@ -48,7 +59,8 @@ async def identify(request: Request) -> Identity:
 
 
 async def require_user(request: Request) -> Identity:
-    """A signed-in caller (HTTP Basic with a password or API token, or a bearer token)."""
+    """A signed-in caller (HTTP Basic with a password or API token, a bearer token, or a
+    browser session)."""
     identity = await identify(request)
     if identity.anonymous:
         raise Unauthorized("sign in with a hub user's name and a password or API token")

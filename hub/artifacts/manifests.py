@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
 from hub.artifacts.blobs import linked, record
+from hub.artifacts.changes import DELETED, PUSHED, TAGGED, ManifestEvent
 from hub.artifacts.modules import ModuleAnalyzer
 from hub.db.models import Manifest as ManifestRow
 from hub.db.models import ManifestReference, Repository, Tag, WasmModule, utcnow
@@ -95,6 +96,7 @@ class ManifestService:
         storage: Storage,
         max_bytes: int,
         on_change: list[Callable[[Session, int], None]] | None = None,
+        on_event: list[Callable[[Session, ManifestEvent], None]] | None = None,
     ) -> None:
         self.engine = engine
         self.storage = storage
@@ -102,6 +104,8 @@ class ManifestService:
         self.analyzer = ModuleAnalyzer(storage)
         # Called with (session, repository id) inside the transaction of every push/delete.
         self.on_change = on_change or []
+        # Called with what changed (hub.artifacts.changes), in the same transaction.
+        self.on_event = on_event or []
         # Content by digest never changes, so this cache can never be stale, on any replica.
         self._cache = ContentCache(CACHE_BYTES)
         self._by_tag, self._by_digest = _lookup_statements()
@@ -119,7 +123,9 @@ class ManifestService:
         except oci_manifest.ManifestError as exc:
             raise ManifestInvalid(None, str(exc)) from None
 
-    def put(self, name: str, reference: str, raw: bytes, content_type: str) -> StoredManifest:
+    def put(
+        self, name: str, reference: str, raw: bytes, content_type: str, actor: str | None = None
+    ) -> StoredManifest:
         parsed = self._parse(raw, content_type)
         if is_digest(reference):
             try:
@@ -155,6 +161,7 @@ class ManifestService:
                     ManifestRow.repository_id == repo.id, ManifestRow.digest == str(digest)
                 )
             ).first()
+            created = row is None
             if row is None:
                 row = self._insert(session, repo.id, digest, parsed)
             if analysis.module is not None and session.get(WasmModule, str(digest)) is None:
@@ -167,9 +174,19 @@ class ManifestService:
                 setattr(repo, key, value)
             repo.updated_at = utcnow()
             session.add(repo)
-            if not is_digest(reference):
-                self._tag(session, repo.id, reference, digest)
+            tag = None if is_digest(reference) else reference
+            moved = False
+            if tag is not None:
+                moved = self._tag(session, repo.id, tag, digest)
             self._changed(session, repo.id)
+            if created or moved:
+                kind = PUSHED if created else TAGGED
+                self._emit(
+                    session,
+                    ManifestEvent(
+                        kind, name, repo.id, str(digest), parsed.media_type, tag, actor=actor
+                    ),
+                )
             session.commit()
         subject = str(parsed.subject.digest) if parsed.subject else None
         return StoredManifest(digest, parsed.media_type, len(raw), raw, subject)
@@ -179,6 +196,10 @@ class ManifestService:
         assert repository_id is not None
         for hook in self.on_change:
             hook(session, repository_id)
+
+    def _emit(self, session: Session, event: ManifestEvent) -> None:
+        for hook in self.on_event:
+            hook(session, event)
 
     def _check_references(
         self, session: Session, repository_id: int | None, parsed: oci_manifest.Manifest
@@ -246,7 +267,8 @@ class ManifestService:
             return found
         return row
 
-    def _tag(self, session: Session, repository_id: int, name: str, digest: Digest) -> None:
+    def _tag(self, session: Session, repository_id: int, name: str, digest: Digest) -> bool:
+        """Point the tag at ``digest``; True when that changed anything."""
         tag = session.exec(
             select(Tag).where(Tag.repository_id == repository_id, Tag.name == name)
         ).first()
@@ -256,14 +278,16 @@ class ManifestService:
                     session.add(
                         Tag(repository_id=repository_id, name=name, manifest_digest=str(digest))
                     )
-                return
+                return True
             except IntegrityError:
                 tag = session.exec(
                     select(Tag).where(Tag.repository_id == repository_id, Tag.name == name)
                 ).one()
+        moved = tag.manifest_digest != str(digest)
         tag.manifest_digest = str(digest)
         tag.updated_at = utcnow()
         session.add(tag)
+        return moved
 
     def _resolve(self, session: Session, name: str, reference: str) -> ManifestRow:
         repo = repositories.get(session, name)
@@ -313,7 +337,7 @@ class ManifestService:
             self._cache.put(found, content)
         return StoredManifest(digest, media_type, size, content, subject)
 
-    def delete(self, name: str, reference: str) -> None:
+    def delete(self, name: str, reference: str, actor: str | None = None) -> None:
         """By digest: the manifest and every tag on it. By tag: only the tag."""
         with Session(self.engine) as session:
             repo = repositories.get(session, name)
@@ -323,11 +347,29 @@ class ManifestService:
                 ).first()
                 if tag is None:
                     raise ManifestUnknown({"tag": reference}, f"tag {reference!r} is not in {name}")
+                target = tag.manifest_digest
                 session.delete(tag)
                 self._changed(session, repo.id)
+                media_type = session.exec(
+                    select(ManifestRow.media_type).where(
+                        ManifestRow.repository_id == repo.id, ManifestRow.digest == target
+                    )
+                ).first()
+                assert repo.id is not None
+                event = ManifestEvent(
+                    DELETED, name, repo.id, target, media_type, reference, actor=actor
+                )
+                self._emit(session, event)
                 session.commit()
                 return
             row = self._resolve(session, name, reference)
+            tags = tuple(
+                session.exec(
+                    select(Tag.name)
+                    .where(Tag.repository_id == repo.id, Tag.manifest_digest == row.digest)
+                    .order_by(col(Tag.name))
+                )
+            )
             session.execute(
                 delete(Tag).where(
                     col(Tag.repository_id) == repo.id, col(Tag.manifest_digest) == row.digest
@@ -338,4 +380,11 @@ class ManifestService:
             )
             session.delete(row)
             self._changed(session, repo.id)
+            assert repo.id is not None
+            self._emit(
+                session,
+                ManifestEvent(
+                    DELETED, name, repo.id, row.digest, row.media_type, tags=tags, actor=actor
+                ),
+            )
             session.commit()

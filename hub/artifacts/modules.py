@@ -5,7 +5,9 @@ push (MANIFEST_INVALID) and nothing is tagged. Reads blobs through storage; pure
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from hub.artifacts.metadata import README_LIMIT, from_annotations, readme_layer
 from hub.db.models import WasmModule
@@ -20,6 +22,9 @@ from hub.wasm.inspect import inspect
 
 MAX_MODULE_BYTES = 64 * 1024 * 1024
 MAX_CONFIG_BYTES = 1024 * 1024
+# (module bytes, root ids, the module's own ABI versions) -> {"ok", "reason", "abi"}: would a
+# proxy-wasm 0.2.x host load it (hub.playground.service.PlaygroundService.load_check)?
+LoadCheck = Callable[[bytes, Sequence[str], Sequence[str]], dict[str, Any]]
 
 
 @dataclass
@@ -40,6 +45,7 @@ class ModuleAnalyzer:
     def __init__(self, storage: Storage, max_module_bytes: int = MAX_MODULE_BYTES) -> None:
         self.storage = storage
         self.max_module_bytes = max_module_bytes
+        self.load_check: LoadCheck | None = None  # set by hub.services when enabled
 
     def _read(self, digest: Digest, limit: int) -> bytes:
         data = bytearray()
@@ -99,6 +105,9 @@ class ModuleAnalyzer:
             # Downloads name a module by the sha256 of its bytes: keep a copy under that name.
             analysis.extracted = data
         abis = list(dict.fromkeys([*info.abi_versions, *(_label(v) for v in facts.proxy_abi)]))
+        extra: dict[str, Any] = {}
+        if self.load_check is not None:
+            extra["load_check"] = self.load_check(data, info.root_ids, facts.proxy_abi)
         analysis.module = WasmModule(
             manifest_digest=str(manifest_digest),
             variant=classified.variant,
@@ -114,6 +123,7 @@ class ModuleAnalyzer:
                     **facts.to_json(),
                     "istio_pullable": classified.istio_pullable,
                     "classified_by": classified.reason,
+                    **extra,
                 }
             ),
         )

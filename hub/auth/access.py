@@ -247,14 +247,26 @@ class AccessService:
         member = session.get(Membership, (ns.id, identity.user_id))
         return ROLE_ACTIONS.get(member.role, frozenset()) if member else frozenset()
 
-    def may_administer(self, identity: Identity, namespace: str) -> bool:
-        """Whether ``identity`` owns ``namespace`` (manages members, robots, visibility)."""
+    def administers(self, identity: Identity, namespace: str) -> bool:
+        """May ``identity`` manage ``namespace`` (members, robots, visibility, audit log,
+        publishers, webhooks)? The one owner check; API-token limits apply."""
+        return "admin" in self.manages_namespace(identity, namespace)
+
+    def manages_namespace(self, identity: Identity, name: str) -> frozenset[str]:
+        """What ``identity`` may do in namespace ``name`` through the JSON API, with an API
+        token's limits applied; "admin" in it means managing the namespace (e.g. its webhooks,
+        hub.events). Registry bearer tokens are for /v2 only and manage nothing."""
         if self.open:
-            return True
-        if identity.token_actions is not None and "admin" not in identity.token_actions:
-            return False
+            return ALL | {"admin"}
+        if identity.user_id is None or identity.granted is not None:
+            return frozenset()
         with Session(self.engine) as session:
-            return "admin" in self.namespace_actions(session, identity, namespace)
+            allowed = set(self.namespace_actions(session, identity, name))
+        if identity.token_actions is not None:
+            allowed &= identity.token_actions
+        if identity.token_namespace and identity.token_namespace != name:
+            allowed = set()
+        return frozenset(allowed)
 
     def administered_namespaces(self, identity: Identity) -> list[Namespace]:
         """The namespaces ``identity`` owns: their own and the organisations they own."""

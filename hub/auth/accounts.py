@@ -180,6 +180,10 @@ class AccountService:
     def create_robot(self, org: str, name: str, scopes: str, actor: str | None) -> CreatedToken:
         """An organisation's robot: a user without a password, a maintainer (or reader) of the
         org, and one token."""
+        wanted = [s.strip() for s in scopes.split(",") if s.strip()]
+        if not wanted or any(s not in api_tokens.SCOPES for s in wanted):
+            # Checked before the robot user exists: a refused request leaves nothing behind.
+            raise AccountError(f"scopes must be some of {', '.join(api_tokens.SCOPES)}")
         username = f"{org}+{normalise(name)}"
         role = "maintainer" if "push" in scopes or "admin" in scopes else "reader"
         self.create_user(username, robot=True)

@@ -194,6 +194,136 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
 
 
+# -- Sign-in (issue 4): the server secret, browser sessions, sign-in attempts, identities at
+# OAuth/OIDC providers, trusted publishers (hub.auth.sessions, hub.auth.signin, hub.auth.trusted)
+
+
+class ServerSecret(SQLModel, table=True):
+    """Secrets made on first start and shared by every replica (e.g. the session-signing key
+    when HUB_SECRET_KEY is not set)."""
+
+    __tablename__ = "server_secrets"
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class BrowserSession(SQLModel, table=True):
+    """A signed-in browser. The cookie carries the session id; only its SHA-256 is kept, and
+    sign-out sets ended_at, so a copied cookie stops working."""
+
+    __tablename__ = "browser_sessions"
+    id_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class SigninAttempt(SQLModel, table=True):
+    """Recent sign-in attempts, counted per client address and per username to rate-limit
+    password guessing across every replica."""
+
+    __tablename__ = "signin_attempts"
+    __table_args__ = (Index("ix_signin_attempts_key_at", "key", "created_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300)  # "addr:<ip>" or "user:<name>"
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class IdentityLink(SQLModel, table=True):
+    """A user's identity at an OAuth/OIDC provider: (issuer, subject) never changes, even when
+    the preferred username does."""
+
+    __tablename__ = "identity_links"
+    __table_args__ = (UniqueConstraint("issuer", "subject", name="uq_identity_links_iss_sub"),)
+    id: int | None = Field(default=None, primary_key=True)
+    issuer: str = Field(max_length=512)
+    subject: str = Field(max_length=255)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    provider: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class TrustedPublisher(SQLModel, table=True):
+    """A rule letting a CI system's OIDC token push one repository (as on PyPI): tokens from
+    ``issuer`` for ``audience`` whose claims equal every entry of ``claims`` (JSON object)."""
+
+    __tablename__ = "trusted_publishers"
+    id: int | None = Field(default=None, primary_key=True)
+    repository: str = Field(max_length=255, index=True)
+    issuer: str = Field(max_length=512)
+    audience: str = Field(max_length=255)
+    claims: str = Field(default="{}")
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class UsedCiToken(SQLModel, table=True):
+    """CI tokens already exchanged (SHA-256 of issuer and jti), kept until they expire, so a
+    leaked token cannot be exchanged again (PyPI does the same)."""
+
+    __tablename__ = "used_ci_tokens"
+    key: str = Field(primary_key=True, max_length=64)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+# -- Events: webhooks and their delivery queue (hub.events) ------------------------------------
+
+
+class Webhook(SQLModel, table=True):
+    """A namespace's subscription: events about its repositories are POSTed to ``url``. The
+    secret is kept (not hashed) because every delivery is signed with it; the API shows it
+    only in the answer that creates the webhook."""
+
+    __tablename__ = "webhooks"
+    id: int | None = Field(default=None, primary_key=True)
+    namespace_id: int = Field(foreign_key="namespaces.id", index=True)
+    url: str = Field(max_length=2048)
+    secret: str = Field(max_length=255)
+    events: str = Field(default="", max_length=255)  # comma-separated event types; "" = all
+    active: bool = Field(default=True)
+    created_by: str = Field(default="", max_length=64)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one webhook, queued in the same transaction as the change it reports, so
+    it survives restarts and any replica may send it. A replica claims a row by setting a
+    lease (token + expiry) with a conditional UPDATE; an expired lease (a replica died
+    mid-send) may be claimed again."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (Index("ix_webhook_deliveries_due", "state", "next_attempt_at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    webhook_id: int = Field(foreign_key="webhooks.id", index=True)
+    event_id: str = Field(max_length=64)
+    event_type: str = Field(max_length=128)
+    body: str  # the CloudEvent, JSON, exactly as sent (and signed) on every attempt
+    state: str = Field(default="pending", max_length=16)  # pending | succeeded | failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    lease_token: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    last_status_code: int | None = Field(default=None)
+    last_error: str = Field(default="", max_length=1024)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """The delivery log: one row per HTTP attempt."""
+
+    __tablename__ = "webhook_attempts"
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhook_deliveries.id", index=True)
+    attempt: int
+    status_code: int | None = Field(default=None)
+    error: str = Field(default="", max_length=1024)
+    duration_ms: int = Field(default=0)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
 # -- Stars (web catalog, issue 6) ------------------------------------------------------------
 
 

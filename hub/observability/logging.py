@@ -106,10 +106,11 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def dict_config(log_format: str, level: str) -> dict[str, Any]:
-    """A logging.config.dictConfig for the server. uvicorn's access log is off: the hub's own
-    (logger "hub.access", hub.observability.middleware) carries the route, request id, sizes
-    and duration."""
+def dict_config(log_format: str, level: str, access_log: bool = False) -> dict[str, Any]:
+    """A logging.config.dictConfig for the server. uvicorn's access log is replaced by the
+    hub's own (logger "hub.access", hub.observability.middleware), which carries the route,
+    request id, sizes and duration; like uvicorn's it is off unless `--access-log` (its
+    warnings, e.g. a body that timed out, still show)."""
     formatter = "json" if log_format == "json" else "text"
     level = level.upper()
     return {
@@ -130,6 +131,7 @@ def dict_config(log_format: str, level: str) -> dict[str, Any]:
             "uvicorn": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.error": {"handlers": [], "propagate": True, "level": level},
             "uvicorn.access": {"handlers": [], "propagate": False, "level": "CRITICAL"},
+            "hub.access": {"level": "INFO" if access_log else "WARNING"},
             # Alembic narrates every start-up's migration check at INFO.
             "alembic": {"level": "WARNING"},
         },

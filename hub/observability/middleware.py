@@ -181,7 +181,7 @@ class ObservabilityMiddleware:
         m.latency.labels(method, route).observe(seconds)
         m.bytes_in.labels(route).inc(state["bytes_in"])
         m.bytes_out.labels(route).inc(state["bytes_out"])
-        if route in QUIET_ROUTES:
+        if route in QUIET_ROUTES or not access_log.isEnabledFor(logging.INFO):
             return
         query = safe_query(scope.get("query_string", b"").decode("latin-1"))
         access_log.info(

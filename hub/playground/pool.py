@@ -9,12 +9,15 @@ process, not the hub."""
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import os
 import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
+from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("hub.playground")
@@ -35,20 +38,31 @@ class RunFailed(Exception):
         self.message = message
 
 
+# The worker is a fresh interpreter in isolated mode (-I: no PYTHONPATH, no user site, no
+# current directory) with an environment of its own: none of the hub's settings or secrets
+# reach the process that runs untrusted code. Only the directory holding `hub` is added.
+BOOT = "import sys; sys.path.insert(0, sys.argv[1]); from hub.playground.worker import main; main()"
+HUB_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _environment() -> dict[str, str]:
+    return {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+
+
 class _Worker:
     def __init__(self) -> None:
-        from hub.playground.worker import serve
-
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe()
-        # Not a daemon: uvicorn's own worker processes may be daemonic-safe, but a daemon
-        # cannot have children. close() and the pipe's EOF end these processes instead.
-        self.process: BaseProcess = ctx.Process(
-            target=serve, args=(child,), name="hub-playground-worker"
-        )
-        self.process.start()
-        child.close()
-        self.conn: Connection = parent
+        ours, theirs = socket.socketpair()
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-I", "-c", BOOT, HUB_ROOT, str(theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                env=_environment(),
+                stdin=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        finally:
+            theirs.close()
+        self.conn = Connection(ours.detach())
         self.ready = False
 
     def wait_ready(self, timeout: float) -> None:
@@ -60,23 +74,22 @@ class _Worker:
         self.ready = True
 
     def alive(self) -> bool:
-        return self.process.is_alive()
+        return self.process.poll() is None
 
     def kill(self) -> None:
         try:
             self.process.kill()
-            self.process.join(2)
+            self.process.wait(5)
         finally:
             self.conn.close()
 
     def stop(self) -> None:
         try:
             self.conn.close()  # the worker sees EOF and returns
-            self.process.join(1)
-        finally:
-            if self.process.is_alive():
-                self.process.kill()
-                self.process.join(1)
+            self.process.wait(2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
 
 
 class WorkerPool:
@@ -142,7 +155,7 @@ class WorkerPool:
             raise
         except (EOFError, OSError, BrokenPipeError):
             healthy = False
-            code = worker.process.exitcode
+            code = worker.process.poll()
             raise RunFailed(
                 "crash", f"the sandbox process died (exit code {code}); it was replaced"
             ) from None

@@ -1,12 +1,14 @@
-"""The worker process: receives (kind, wasm, job) over a pipe, runs it in the
-proxy-wasm host (hub.wasm.host) and sends the result back. It starts with `spawn`, so it holds
-nothing of the hub's memory (no database engine, no secrets in objects); it has no network
-access through the host functions. A run that overstays its wall clock is killed by the pool,
+"""The worker process: receives (kind, wasm, job) over a socket, runs it in the
+proxy-wasm host (hub.wasm.host) and sends the result back. It is a fresh interpreter started by
+hub.playground.pool with an environment of its own, so it holds nothing of the hub's memory
+(no database engine, no settings, no secrets); the host functions give the guest no network
+and no files. A run that overstays its wall clock is killed by the pool,
 which starts a fresh worker."""
 
 from __future__ import annotations
 
 import os
+import sys
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -37,3 +39,8 @@ def serve(conn: Connection) -> None:
             conn.send(("ok", result))
         except Exception as exc:  # a host bug: report it, keep serving
             conn.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def main() -> None:
+    """Entry point: `python -I -c BOOT <hub root> <socket fd>` (hub.playground.pool)."""
+    serve(Connection(int(sys.argv[2])))

@@ -34,8 +34,9 @@ async def put_manifest(request: Request, name: str, reference: str) -> Response:
     raw = await read_limited(request, limit)
     if raw is None:
         raise ManifestTooLarge({"limit": limit}, f"manifest exceeds {limit} bytes")
+    actor = request.state.identity.username
     stored = await in_thread(
-        svc.manifests.put, name, reference, raw, request.headers.get("content-type", "")
+        svc.manifests.put, name, reference, raw, request.headers.get("content-type", ""), actor
     )
     await in_thread(
         functools.partial(
@@ -88,7 +89,7 @@ async def get_manifest(request: Request, name: str, reference: str) -> Response:
 async def delete_manifest(request: Request, name: str, reference: str) -> Response:
     _check_lookup(reference)
     svc = services(request)
-    await in_thread(svc.manifests.delete, name, reference)
+    await in_thread(svc.manifests.delete, name, reference, request.state.identity.username)
     await in_thread(
         svc.accounts.record,
         request.state.identity.username,

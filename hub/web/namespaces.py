@@ -58,7 +58,7 @@ async def _render(
     if ns.kind == "org" and insider and who.username is not None:
         members = await in_thread(svc.accounts.members, ns.name)
     may_manage = who.username is not None and await in_thread(
-        svc.access.may_administer, who.identity, ns.name
+        svc.access.administers, who.identity, ns.name
     )
     return await page(
         request,
@@ -90,7 +90,7 @@ async def member_form(request: Request) -> Response:
     form = await request.form()
     token = form.get("csrf_token")
     await check_csrf(request, token if isinstance(token, str) else None)
-    if ns.kind != "org" or not await in_thread(svc.access.may_administer, who.identity, ns.name):
+    if ns.kind != "org" or not await in_thread(svc.access.administers, who.identity, ns.name):
         return await _render(request, ns, "Only owners of this organisation manage members.", 403)
     username = str(form.get("username") or "").strip()
     role = str(form.get("role") or "")

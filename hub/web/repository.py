@@ -122,7 +122,7 @@ def _repository_context(request: Request, who: Viewer, name: str) -> dict[str, A
     if tab not in TABS or (tab == "tryit" and not tryit):
         tab = "readme"
     ref = default_ref(info)
-    may_admin = who.username is not None and svc.access.may_administer(
+    may_admin = who.username is not None and svc.access.administers(
         who.identity, namespace_of(name)
     )
     return {

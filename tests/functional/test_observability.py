@@ -81,7 +81,7 @@ def push_image(client: httpx.Client, repo: str, layer: bytes, tag: str = "v1") -
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     workdir = tmp_path_factory.mktemp("hub-observability")
-    env = {"HUB_LOG_FORMAT": "json"}
+    env = {"HUB_LOG_FORMAT": "json", "HUB_ACCESS_LOG": "true"}
     # Each worker imports the whole app when it starts: allow for a busy machine.
     with HubServer(workdir, env, workers=2, log_level="info", start_timeout=90) as server:
         yield server
@@ -268,7 +268,7 @@ def _cli(server: HubServer, *args: str, stdin: str | None = None) -> str:
 
 
 def test_no_secret_reaches_the_logs(tmp_path: Path) -> None:
-    env = {"HUB_AUTH": "required", "HUB_LOG_FORMAT": "text"}
+    env = {"HUB_AUTH": "required", "HUB_LOG_FORMAT": "text", "HUB_ACCESS_LOG": "true"}
     server = HubServer(tmp_path, env, log_level="debug")
     password = "pw-" + secrets.token_urlsafe(16)
     wrong = "wrong-" + secrets.token_urlsafe(16)

@@ -18,17 +18,20 @@ def skeleton(
     configure: str = TRUE,
     request_headers: str = CONTINUE,
     extra_imports: str = "",
+    data: str = "",
 ) -> bytes:
     """ABI 0.2.1 marker, a bump allocator, and the callbacks the lifecycle needs; the
     configure and request-headers bodies are given (each must leave one i32)."""
-    return wasmtime.wat2wasm(
-        f"""
+    return bytes(
+        wasmtime.wat2wasm(
+            f"""
 (module
   (import "env" "proxy_log" (func $log (param i32 i32 i32) (result i32)))
   {extra_imports}
   (memory (export "memory") 1)
   (global $heap (mut i32) (i32.const 4096))
   (data (i32.const 16) "configured")
+  {data}
   (func (export "proxy_abi_version_0_2_1"))
   (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
     (local $p i32)
@@ -42,6 +45,7 @@ def skeleton(
     {configure})
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) {request_headers})
 )"""
+        )
     )
 
 
@@ -49,3 +53,82 @@ def unlinkable() -> bytes:
     return skeleton(
         extra_imports='(import "env" "proxy_open_socket" (func (param i32) (result i32)))'
     )
+
+
+# Serialized pairs (spec "Serialization"): :method GET, :path /, :authority authz.
+_CALL_HEADERS = (
+    r"\03\00\00\00"
+    r"\07\00\00\00\03\00\00\00\05\00\00\00\01\00\00\00\0a\00\00\00\05\00\00\00"
+    r":method\00GET\00:path\00/\00:authority\00authz\00"
+)
+
+
+def http_caller() -> bytes:
+    """Pauses the request on a proxy_http_call to "authz"; when the answer comes, copies its
+    body into the request header x-authz and resumes. Rewrites the request body to REDACTED
+    and writes "hello stdout" with WASI fd_write in the response headers."""
+    return bytes(
+        wasmtime.wat2wasm(
+            rf"""
+(module
+  (import "env" "proxy_http_call"
+    (func $http_call (param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))
+  (type $five (func (param i32 i32 i32 i32 i32) (result i32)))
+  (import "env" "proxy_get_buffer_bytes" (func $get_buffer (type $five)))
+  (import "env" "proxy_set_buffer_bytes" (func $set_buffer (type $five)))
+  (import "env" "proxy_add_header_map_value" (func $add_header (type $five)))
+  (import "env" "proxy_continue_stream" (func $continue (param i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  (global $heap (mut i32) (i32.const 4096))
+  (data (i32.const 64) "{_CALL_HEADERS}")
+  (data (i32.const 200) "authz")
+  (data (i32.const 208) "x-authz")
+  (data (i32.const 220) "REDACTED")
+  (data (i32.const 240) "\04\01\00\00\0d\00\00\00")
+  (data (i32.const 260) "hello stdout\0a")
+  (func (export "proxy_abi_version_0_2_1"))
+  (func (export "proxy_on_memory_allocate") (param $size i32) (result i32)
+    (local $p i32)
+    (local.set $p (global.get $heap))
+    (global.set $heap (i32.add (global.get $heap) (local.get $size)))
+    (local.get $p))
+  (func (export "proxy_on_context_create") (param i32 i32))
+  (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32)
+    (drop (call $http_call (i32.const 200) (i32.const 5) (i32.const 64) (i32.const 65)
+      (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1000) (i32.const 300)))
+    (i32.const 1))
+  (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32)
+    (drop (call $get_buffer
+      (i32.const 4) (i32.const 0) (local.get 3) (i32.const 304) (i32.const 308)))
+    (drop (call $add_header (i32.const 0) (i32.const 208) (i32.const 7)
+      (i32.load (i32.const 304)) (i32.load (i32.const 308))))
+    (drop (call $continue (i32.const 0))))
+  (func (export "proxy_on_request_body") (param i32 i32 i32) (result i32)
+    (drop (call $set_buffer
+      (i32.const 0) (i32.const 0) (local.get 1) (i32.const 220) (i32.const 8)))
+    (i32.const 0))
+  (func (export "proxy_on_response_headers") (param i32 i32 i32) (result i32)
+    (drop (call $fd_write (i32.const 1) (i32.const 240) (i32.const 1) (i32.const 312)))
+    (i32.const 0))
+)"""
+        )
+    )
+
+
+def header_flood(count: int = 1000) -> bytes:
+    """Adds `count` request headers "x-flood: y" in proxy_on_request_headers."""
+    add = (
+        '(import "env" "proxy_add_header_map_value" '
+        "(func $add (param i32 i32 i32 i32 i32) (result i32)))"
+    )
+    body = f"""
+    (local $i i32)
+    (loop $more
+      (drop (call $add
+        (i32.const 0) (i32.const 512) (i32.const 7) (i32.const 520) (i32.const 1)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const {count}))))
+    (i32.const 0)"""
+    data = '(data (i32.const 512) "x-flood") (data (i32.const 520) "y")'
+    return skeleton(request_headers=body, extra_imports=add, data=data)

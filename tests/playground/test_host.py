@@ -79,7 +79,8 @@ def test_trap_in_configure_is_named() -> None:
     check = load_check(modules.skeleton(configure=modules.TRAP), {})
     assert check == {
         "ok": False,
-        "reason": "trap: unreachable in proxy_on_configure",
+        "reason": "trap: unreachable in proxy_on_configure (configured with an empty "
+        "configuration)",
         "abi": "0.2.x",
     }
 
@@ -111,3 +112,64 @@ def test_a_module_without_the_abi_marker_is_not_loaded() -> None:
     wasm = wasmtime.wat2wasm('(module (memory (export "memory") 1))')
     check = load_check(wasm, {})
     assert check["ok"] is False and "proxy_abi_version_0_2_x" in check["reason"]
+
+
+def test_http_call_answered_from_canned_response_resumes_the_request() -> None:
+    result = run(
+        modules.http_caller(),
+        request={"method": "POST", "path": "/pay", "body": "card=4111"},
+        http_calls=[{"upstream": "authz", "status": 200, "body": "allow"}],
+    )
+    assert result["ok"] and result["outcome"] == "forwarded", result["verdict"]
+    upstream = result["upstream"]["request"]
+    assert ["x-authz", "allow"] in upstream["headers"]
+    assert upstream["body"] == "REDACTED"
+    [call] = result["calls"][:1]
+    assert call["kind"] == "http_call" and call["upstream"] == "authz"
+    assert call["headers"][:2] == [[":method", "GET"], [":path", "/"]]
+    assert call["answer"] == "canned 200"
+    names = [c["callback"] for c in result["callbacks"]]
+    assert names.index("proxy_on_http_call_response") == names.index("proxy_on_request_headers") + 1
+    assert {
+        "level": "info",
+        "message": "hello stdout",
+        "callback": "proxy_on_response_headers",
+        "source": "stdout",
+    } in result["logs"]
+
+
+def test_http_call_without_a_canned_response_fails_and_the_request_stalls() -> None:
+    result = run(modules.http_caller(), request={"path": "/pay"})
+    assert result["ok"] and result["outcome"] == "stalled"
+    assert result["upstream"]["reached"] is False and result["client"]["response"] is None
+    assert "paused in proxy_on_request_headers and never resumed" in result["verdict"]
+    assert result["calls"][0]["answer"].startswith("BAD_ARGUMENT: no canned response")
+    assert result["callbacks"][-1] == {
+        "callback": "proxy_on_request_headers",
+        "ms": result["callbacks"][-1]["ms"],
+        "returned": 1,
+        "action": "StopIteration",
+    }
+
+
+def test_header_maps_are_capped() -> None:
+    result = run(modules.header_flood(300), limits={"cpu_ms": 2000})
+    assert result["ok"], result["verdict"]
+    headers = result["upstream"]["request"]["headers"]
+    assert len(headers) == 200  # the limit: 4 pseudo-headers and 196 added
+    assert any(
+        c["kind"] == "header_map" and "over 200 headers" in c["refused"] for c in result["calls"]
+    )
+
+
+def test_logs_are_capped() -> None:
+    chatty = """
+    (local $i i32)
+    (loop $more
+      (drop (call $log (i32.const 2) (i32.const 16) (i32.const 10)))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $more (i32.lt_u (local.get $i) (i32.const 50))))
+    (i32.const 1)"""
+    result = run(modules.skeleton(configure=chatty), limits={"max_log_entries": 10})
+    assert result["ok"], result["verdict"]
+    assert len(result["logs"]) == 10 and result["logs_dropped"] == 41  # 51 logged in all

@@ -125,3 +125,13 @@ def real_filter() -> bytes:
     AssemblyScript 0.14.13: exports proxy_abi_version_0_2_0 and proxy_on_*, imports env.proxy_*
     and wasi_unstable.proc_exit, registers root id "add_header"."""
     return build_filter("add-header")
+
+
+@pytest.fixture(scope="session")
+def require_header_filter() -> bytes:
+    """tests/support/filters/require-header, built like real_filter: root id "require_header";
+    answers 403 locally (proxy_send_local_response) when the request lacks the header its
+    configuration names (x-api-key when empty), else sets x-auth-checked: true upstream; adds
+    x-required-header: <name> to every response, the local 403 included; counts denials in
+    the counter require_header_denied."""
+    return build_filter("require-header")

@@ -97,13 +97,16 @@ def load_check(data: bytes, job: dict[str, Any]) -> dict[str, Any]:
     """Would a proxy-wasm 0.2.x host load this module? Instantiate it, start the VM and
     configure it with the job's configuration (empty at push)."""
     run = Run(data, job)
+    size = len(run.state.plugin_config)
+    config = "an empty configuration" if size == 0 else f"a {size}-byte configuration"
     try:
         run.start_vm()
         run.configure()
     except Aborted as exc:
-        return {"ok": False, "reason": _explain(run, exc.verdict), "abi": "0.2.x"}
-    size = len(run.state.plugin_config)
-    config = "an empty configuration" if size == 0 else f"a {size}-byte configuration"
+        reason = _explain(run, exc.verdict)
+        if exc.verdict.callback == "proxy_on_configure":
+            reason += f" (configured with {config})"
+        return {"ok": False, "reason": reason, "abi": "0.2.x"}
     return {
         "ok": True,
         "reason": f"instantiated; proxy_on_vm_start and proxy_on_configure with {config} "

@@ -86,6 +86,8 @@ class ProxyEnv:
             g.read(_u(path), _u(size)).rstrip(b"\0").replace(b"\0", b".").decode("utf-8", "replace")
         )
         data = g.read(_u(value), _u(vsize))
+        if len(data) > self.state.limits.max_header_bytes:
+            return Status.BAD_ARGUMENT
         self.state.properties[key] = data
         self.state.record("set_property", path=key, value=data.decode("utf-8", "replace"))
         return Status.OK
@@ -120,6 +122,16 @@ class ProxyEnv:
             return Status.BAD_ARGUMENT
         return pairs
 
+    def _fits(self, pairs: Pairs, extra: Pairs) -> bool:
+        if self.state.map_fits(pairs, extra):
+            return True
+        self.state.record(
+            "header_map",
+            refused=f"over {self.state.limits.max_headers} headers or "
+            f"{self.state.limits.max_header_bytes} bytes",
+        )
+        return False
+
     def proxy_add_header_map_value(
         self, g: Guest, kind: int, key: int, ksize: int, value: int, vsize: int
     ) -> int:
@@ -127,6 +139,8 @@ class ProxyEnv:
         pairs = self._mutable(kind)
         if isinstance(pairs, int):
             return pairs
+        if not self._fits(pairs, [(name, text)]):
+            return Status.BAD_ARGUMENT
         pairs.append((name, text))
         return Status.OK
 
@@ -139,6 +153,8 @@ class ProxyEnv:
             return pairs
         # Envoy's setCopy: the first entry keeps its place with the new value, others go.
         at = next((i for i, (k, _) in enumerate(pairs) if k == name), None)
+        if not self._fits([(k, v) for k, v in pairs if k != name], [(name, text)]):
+            return Status.BAD_ARGUMENT
         pairs[:] = [(k, v) for k, v in pairs if k != name]
         if at is None:
             pairs.append((name, text))
@@ -171,6 +187,8 @@ class ProxyEnv:
         try:
             new = deserialize_pairs(data)
         except PairsError:
+            return Status.BAD_ARGUMENT
+        if not self._fits([], new):
             return Status.BAD_ARGUMENT
         pairs[:] = [(k.lower(), v) for k, v in new]
         return Status.OK
@@ -338,7 +356,7 @@ class ProxyEnv:
         g.u32(_u(token_ptr), 0)  # cpp-host checks the pointer before starting the call
         call: dict[str, Any] = {
             "upstream": name,
-            "headers": [list(p) for p in pairs],
+            "headers": [list(p) for p in pairs[:50]],
             "body": data.decode("utf-8", "replace")[:4096],
             "timeout_ms": _u(timeout_ms),
         }
@@ -440,6 +458,8 @@ class ProxyEnv:
         text = g.text(_u(name), _u(size))
         found = next((i for i, m in self.state.metrics.items() if m.name == text), None)
         if found is None:
+            if len(self.state.metrics) >= self.state.limits.max_metrics:
+                return Status.INTERNAL_FAILURE
             found = len(self.state.metrics) + 1
             self.state.metrics[found] = Metric(text, MetricType(kind))
         g.u32(_u(id_ptr), found)
@@ -487,6 +507,9 @@ class ProxyEnv:
         current = self.state.shared_data.get(name)
         if _u(cas) and current is not None and current[1] != _u(cas):
             return Status.CAS_MISMATCH
+        held = self.state.shared_bytes() - (len(current[0]) if current else 0)
+        if held + len(data) > self.state.limits.max_shared_bytes:
+            return Status.INTERNAL_FAILURE
         version = (current[1] + 1) if current else 1
         self.state.shared_data[name] = (data, version)
         self.state.record("set_shared_data", key=name, size=len(data))
@@ -517,7 +540,7 @@ class ProxyEnv:
         queue = self.state.queues.get(_u(token))
         if queue is None:
             return Status.NOT_FOUND
-        if len(queue) >= 1000:
+        if self.state.shared_bytes() + len(data) > self.state.limits.max_shared_bytes:
             return Status.INTERNAL_FAILURE
         queue.append(data)
         return Status.OK

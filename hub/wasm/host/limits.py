@@ -25,6 +25,11 @@ class Limits:
     max_log_bytes: int = 256 * 1024
     max_body_bytes: int = 1 * MIB  # bodies the filter writes, local responses included
     max_calls: int = 200  # recorded host calls (http calls, properties set, ...)
+    # Envoy's defaults: 60 KiB of request headers, 100 of them; a little room above.
+    max_header_bytes: int = 64 * 1024  # one header map, serialized
+    max_headers: int = 200  # entries in one header map
+    max_shared_bytes: int = 1 * MIB  # shared data and queued items together
+    max_metrics: int = 1000
     table_elements: int = 100_000
 
     def to_json(self) -> dict[str, Any]:

@@ -121,6 +121,16 @@ class HostState:
     def body_fits(self, size: int) -> bool:
         return size <= self.limits.max_body_bytes
 
+    def map_fits(self, pairs: Pairs, extra: Pairs) -> bool:
+        """Would the map stay within the header limits with `extra` added?"""
+        entries = len(pairs) + len(extra)
+        size = sum(len(k) + len(v) + 10 for k, v in (*pairs, *extra))
+        return entries <= self.limits.max_headers and size <= self.limits.max_header_bytes
+
+    def shared_bytes(self) -> int:
+        held = sum(len(v) for v, _ in self.shared_data.values())
+        return held + sum(len(item) for queue in self.queues.values() for item in queue)
+
     # -- http calls --------------------------------------------------------------------------
 
     def answer_for(self, upstream: str) -> CannedResponse | None:

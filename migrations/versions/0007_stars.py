@@ -1,6 +1,6 @@
 """stars: a user's star on a repository (the web catalog's star button)
 
-Revision ID: 0005_stars
+Revision ID: 0007_stars
 Revises: 0004
 Create Date: 2026-11-26 01:50:00
 """
@@ -8,8 +8,8 @@ Create Date: 2026-11-26 01:50:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_stars"
-down_revision = "0004"
+revision = "0007_stars"
+down_revision = "0006_webhooks"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,1 @@
+"""Events: webhooks about pushes, tags and deletes, delivered from a database queue."""
