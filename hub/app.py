@@ -8,13 +8,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import anyio.to_thread
+from sqlalchemy.exc import DataError
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.api.errors import ApiError
+from hub.api.errors import ApiError, BadRequest
 from hub.api.routes import routes as api_routes
 from hub.auth.sessions import SessionCookies
 from hub.config import Settings
@@ -118,6 +119,15 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         assert isinstance(exc, ApiError)
         return exc.response()
 
+    async def data_error(request: Request, exc: Exception) -> JSONResponse:
+        # The database refused a value the caller sent (PostgreSQL: a NUL character, a string
+        # longer than its column, a number out of range): the request is wrong, not the hub.
+        log.warning("the database refused a value: %s", getattr(exc, "orig", exc))
+        return BadRequest(
+            "a value in the request cannot be stored or looked up (NUL characters and "
+            "over-long values are refused)"
+        ).response()
+
     async def registry_error(request: Request, exc: Exception) -> JSONResponse:
         # Access decisions (hub.auth.access) raise the registry's errors; outside /v2 they
         # render in the same envelope.
@@ -146,5 +156,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             # unless set. Inside observability, so refusals are counted and logged.
             Middleware(RateLimitMiddleware),
         ],
-        exception_handlers={ApiError: api_error, RegistryError: registry_error},
+        exception_handlers={
+            ApiError: api_error,
+            RegistryError: registry_error,
+            DataError: data_error,
+        },
     )

@@ -49,13 +49,13 @@ class UploadService:
         self.quotas = QuotaService(engine)
 
     def start(self, name: str) -> Upload:
-        with Session(self.engine) as session:
+        # expire_on_commit=False: the row as written is the row to return; no re-read.
+        with Session(self.engine, expire_on_commit=False) as session:
             repo = repositories.ensure(session, name)
             assert repo.id is not None
             upload = Upload(id=str(uuid.uuid4()), repository_id=repo.id)
             session.add(upload)
             session.commit()
-            session.refresh(upload)
             return upload
 
     def get(self, name: str, upload_id: str) -> Upload:
