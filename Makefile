@@ -35,4 +35,4 @@ clean:
 # on this machine, plus memory, S3-redirect and scale-out figures: ~10 minutes. Not part of
 # `make test`. Report: benchmarks/results/<date>-bench.md (benchmarks/README.md explains it).
 bench: $(BIN)/wasm-hub services
-	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+	$(BIN)/python benchmarks/bench.py --update-readme $(BENCH_ARGS)

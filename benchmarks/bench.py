@@ -330,11 +330,15 @@ def verdicts(out: dict[str, Any]) -> list[tuple[str, bool, str]]:
         )
     if "redirect" in out:
         r = out["redirect"]
-        cost = max(r["one_client"]["p50_ms"], r["sixteen_clients"]["server_cpu_ms"] or 99)
+        # What a GET costs the hub: its CPU time per GET (all workers, the supervisor
+        # included) at 16 connections; latency, which on a shared machine mostly measures the
+        # wait for a core, is reported beside it.
+        cost = r["sixteen_clients"]["server_cpu_ms"]
+        errors = r["one_client"]["errors"] + r["sixteen_clients"]["errors"]
         found.append(
             (
-                f"blob GET with HUB_S3_REDIRECT costs the hub < {REDIRECT_CEILING_MS} ms",
-                cost < REDIRECT_CEILING_MS and not r["one_client"]["errors"],
+                f"blob GET with HUB_S3_REDIRECT costs the hub < {REDIRECT_CEILING_MS} ms of CPU",
+                cost is not None and cost < REDIRECT_CEILING_MS and not errors,
                 f"p50 {r['one_client']['p50_ms']} ms (1 client); "
                 f"{r['sixteen_clients']['server_cpu_ms']} ms CPU per GET (16 clients)",
             )
@@ -459,12 +463,81 @@ def report(out: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def readme_block(out: dict[str, Any], results_name: str) -> str:
+    """The summary README.md keeps (between its bench:latest markers)."""
+    env = out["environment"]
+    lines = [
+        f"Latest `make bench`: {env['date'][:16].replace('T', ' ')} UTC, hub commit "
+        f"{env['hub_commit']}, load average {env['loadavg_start'][0]} at start and "
+        f"{(out.get('loadavg_end') or ['?'])[0]} at end (2 cores shared with other jobs; "
+        f"full report `benchmarks/results/{results_name}`).",
+        "",
+    ]
+    if "targets" in out:
+        lines += [
+            "| 16 connections | hub req/s | reference req/s | **hub/reference** (median of "
+            f"{out['rounds']} rounds) | server CPU ms/req hub / ref |",
+            "|---|--:|--:|--:|--:|",
+        ]
+        for row in out["targets"]["rows"]:
+            h, r = row["hub"], row["reference"]
+            lines.append(
+                f"| {row['title']} | {zb.fmt(h['rps'])} | {zb.fmt(r['rps'])} "
+                f"| **{zb.fmt(row['median_ratio'], 2)}** | {zb.fmt(h['server_cpu_ms_per_req'], 2)} "
+                f"/ {zb.fmt(r['server_cpu_ms_per_req'], 2)} |"
+            )
+        lines.append("")
+    if "zb" in out:
+        ratios = [row["ratio"] for row in out["zb"]["rows"] if row["ratio"] is not None]
+        lines.append(
+            f"zb workload (14 tests, 16 connections): hub/reference ratio median "
+            f"{statistics.median(ratios):.2f}, range {min(ratios):.2f}-{max(ratios):.2f}."
+            if ratios
+            else "zb workload: no ratios."
+        )
+    if "peak_memory" in out:
+        pm = out["peak_memory"]
+        lines.append(
+            f"Peak memory over those runs: hub {pm['hub']['peak_pss_mb']} MB PSS "
+            f"({pm['hub']['peak_rss_mb']} MB RSS summed over supervisor + workers), reference "
+            f"{pm['reference']['peak_rss_mb']} MB RSS."
+        )
+    for name, ok, detail in verdicts(out):
+        lines.append(f"- {'PASS' if ok else 'FAIL'}: {name} — {detail}")
+    if "scaleout" in out:
+        by = {(r["test"], r["replicas"]): r["rps"] for r in out["scaleout"]["rows"]}
+        parts = [
+            f"{t} {zb.fmt(by[(t, 1)])} -> {zb.fmt(by[(t, 2)])} req/s"
+            for t in dict.fromkeys(r["test"] for r in out["scaleout"]["rows"])
+            if (t, 1) in by and (t, 2) in by
+        ]
+        lines.append(f"- Scale-out, one -> two replicas: {'; '.join(parts)}.")
+    for section, error in out.get("errors", {}).items():
+        lines.append(f"- ERROR in {section}: {error[:200]}")
+    return "\n".join(lines)
+
+
+def update_readme(block: str) -> None:
+    path = HERE.parent / "README.md"
+    text = path.read_text()
+    start, end = "<!-- bench:latest -->\n", "<!-- /bench:latest -->"
+    if start not in text or end not in text:
+        print("README.md has no bench:latest markers; not updated", file=sys.stderr)
+        return
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    path.write_text(f"{head}{start}{block}\n{end}{tail}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=5, help="rounds per side for the targets")
     parser.add_argument("--window", type=float, default=4.0, help="seconds measured per round")
     parser.add_argument("--zb-requests", type=int, default=160, help="per zb test (100 MB: /10)")
     parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS)
+    parser.add_argument(
+        "--update-readme", action="store_true", help="put the summary in README.md (make bench)"
+    )
     args = parser.parse_args(argv)
     out: dict[str, Any] = {
         "environment": environment_info(),
@@ -497,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(text)
     print(f"wrote {RESULTS / (today() + '-bench.md')} in {out['elapsed_s']} s")
+    if args.update_readme:
+        update_readme(readme_block(out, f"{today()}-bench.md"))
     failed_requests = any(
         row[side]["errors"]
         for section in ("targets", "zb")
