@@ -21,6 +21,7 @@ from hub.auth.sessions import SessionCookies
 from hub.config import Settings
 from hub.db.engine import check_reachable, make_engine
 from hub.db.migrate import pending
+from hub.limits.ratelimit import RateLimitMiddleware
 from hub.observability import health as readiness
 from hub.observability import metrics
 from hub.observability.instrument import CountingStorage, count_database_errors
@@ -65,6 +66,23 @@ async def _flush_pulls(services: Services) -> None:
             log.exception("could not record pull counts")
 
 
+async def _scheduled_gc(services: Services) -> None:
+    """Every HUB_GC_INTERVAL_SECONDS; the database lease lets one replica (one worker) run it."""
+    from hub.artifacts import gc
+
+    holder = gc.holder_id()
+    while True:
+        await asyncio.sleep(services.settings.gc_interval_seconds)
+        try:
+            report = await anyio.to_thread.run_sync(
+                lambda: gc.run(services, holder=holder, keep_lease=True)
+            )
+            if report.skipped is None and (report.blobs or report.links or report.uploads):
+                log.info("gc: %s", report)
+        except Exception:  # one failed run must not end the schedule
+            log.exception("scheduled gc failed")
+
+
 async def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
@@ -78,6 +96,11 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         flusher = asyncio.create_task(_flush_pulls(built))
         # Webhook deliveries queued in the database (hub.events.delivery); every replica sends.
         deliveries = asyncio.create_task(built.deliveries.run())
+        collector = (
+            asyncio.create_task(_scheduled_gc(built))
+            if built.settings.gc_interval_seconds > 0
+            else None
+        )
         try:
             yield
         finally:
@@ -85,6 +108,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             deliveries.cancel()
             await asyncio.gather(deliveries, return_exceptions=True)
             await anyio.to_thread.run_sync(built.deliveries.release)
+            if collector is not None:
+                collector.cancel()
             await anyio.to_thread.run_sync(built.pulls.flush)
             await anyio.to_thread.run_sync(built.playground.close)  # stop sandbox workers
             built.engine.dispose()
@@ -127,6 +152,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             ),
             # Sets the browser's CSRF cookie when a page asked for a token (hub.auth.sessions).
             Middleware(SessionCookies),
+            # Per-address and per-credential request limits (hub.limits.ratelimit); off
+            # unless set. Inside observability, so refusals are counted and logged.
+            Middleware(RateLimitMiddleware),
         ],
         exception_handlers={
             ApiError: api_error,
