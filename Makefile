@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 
-.PHONY: run test lint services clean
+.PHONY: run test lint services clean bench
 
 $(BIN)/wasm-hub: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,3 +30,9 @@ test: $(BIN)/wasm-hub services lint
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+# Hub vs the reference registry (Debian's docker-registry, installed by scripts/test-deps.sh)
+# on this machine, plus memory, S3-redirect and scale-out figures: ~10 minutes. Not part of
+# `make test`. Report: benchmarks/results/<date>-bench.md (benchmarks/README.md explains it).
+bench: $(BIN)/wasm-hub services
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)

@@ -196,7 +196,9 @@ def client_round(task: dict[str, Any]) -> dict[str, Any]:
             time.sleep(max(0.0, start_at - time.monotonic()))
             while len(latencies) < per_thread and len(errors) < MAX_ERRORS_PER_THREAD:
                 began = time.monotonic()
-                if began >= end_at:
+                # At least one measured request per connection, so a window that a slow first
+                # request overran (a busy machine) still measures something on both sides.
+                if began >= end_at and latencies:
                     break
                 try:
                     op()
@@ -514,6 +516,69 @@ Raw numbers: `{results["json_name"]}`.
 """
 
 
+def compare(
+    hub: Server,
+    ref: Server,
+    pool: ProcessPoolExecutor,
+    scenarios: list[Scenario],
+    rounds: int,
+    warm_s: float,
+    measure_s: float,
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Seed both registries, then run each scenario in alternating rounds; returns the rows
+    and whether each side took a single-POST push."""
+    blob_1m, blob_10m = os.urandom(MIB), os.urandom(10 * MIB)
+    config = json.dumps({"architecture": "wasm", "os": "wasip1"}).encode()
+    targets: dict[str, Target] = {}
+    single_post: dict[str, str] = {}
+    for side, server in (("hub", hub), ("reference", ref)):
+        digests = seed(server, blob_1m, blob_10m, config)
+        single_post[side] = digests["single_post"]
+        targets[side] = Target(
+            side,
+            server.url,
+            digests["blob_1m"],
+            digests["blob_10m"],
+            single_post_push=digests["single_post"] == "yes",
+        )
+    rows = []
+    for scenario in scenarios:
+        sides = {"hub": SideResult(), "reference": SideResult()}
+        servers = {"hub": hub, "reference": ref}
+        for n in range(rounds):
+            order = ("hub", "reference") if n % 2 == 0 else ("reference", "hub")
+            for side in order:
+                run_round(
+                    pool,
+                    servers[side],
+                    targets[side],
+                    scenario,
+                    warm_s,
+                    measure_s,
+                    sides[side],
+                )
+        hub_s = sides["hub"].summary(scenario.bytes_per_request)
+        ref_s = sides["reference"].summary(scenario.bytes_per_request)
+        ratio = hub_s["rps"] / ref_s["rps"] if ref_s["rps"] else None
+        rows.append(
+            {
+                "key": scenario.key,
+                "title": scenario.title,
+                "max_requests_per_round": scenario.max_requests,
+                "clients": scenario.clients[0] * scenario.clients[1],
+                "throughput_ratio": round(ratio, 3) if ratio else None,
+                "hub": hub_s,
+                "reference": ref_s,
+            }
+        )
+        print(
+            f"{scenario.title}: hub {hub_s['rps']} req/s, ref {ref_s['rps']} req/s, "
+            f"ratio {fmt(ratio, 2)}; errors {hub_s['errors']}/{ref_s['errors']}",
+            flush=True,
+        )
+    return rows, single_post
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="short rounds (about a minute)")
@@ -526,8 +591,6 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = [s for s in SCENARIOS if not args.only or s.key in args.only]
 
     env = environment_info()
-    blob_1m, blob_10m = os.urandom(MIB), os.urandom(10 * MIB)
-    config = json.dumps({"architecture": "wasm", "os": "wasip1"}).encode()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="hub-bench-") as tmp:
         hub = Hub(Path(tmp) / "hub")
@@ -538,53 +601,7 @@ def main(argv: list[str] | None = None) -> int:
             ref.start()
             if len(set(pool.map(ready, range(CLIENT_PROCS)))) != CLIENT_PROCS:
                 raise RuntimeError("client processes did not all start")
-            targets: dict[str, Target] = {}
-            single_post: dict[str, str] = {}
-            for side, server in (("hub", hub), ("reference", ref)):
-                digests = seed(server, blob_1m, blob_10m, config)
-                single_post[side] = digests["single_post"]
-                targets[side] = Target(
-                    side,
-                    server.url,
-                    digests["blob_1m"],
-                    digests["blob_10m"],
-                    single_post_push=digests["single_post"] == "yes",
-                )
-            rows = []
-            for scenario in scenarios:
-                sides = {"hub": SideResult(), "reference": SideResult()}
-                servers = {"hub": hub, "reference": ref}
-                for n in range(rounds):
-                    order = ("hub", "reference") if n % 2 == 0 else ("reference", "hub")
-                    for side in order:
-                        run_round(
-                            pool,
-                            servers[side],
-                            targets[side],
-                            scenario,
-                            warm_s,
-                            measure_s,
-                            sides[side],
-                        )
-                hub_s = sides["hub"].summary(scenario.bytes_per_request)
-                ref_s = sides["reference"].summary(scenario.bytes_per_request)
-                ratio = hub_s["rps"] / ref_s["rps"] if ref_s["rps"] else None
-                rows.append(
-                    {
-                        "key": scenario.key,
-                        "title": scenario.title,
-                        "max_requests_per_round": scenario.max_requests,
-                        "clients": scenario.clients[0] * scenario.clients[1],
-                        "throughput_ratio": round(ratio, 3) if ratio else None,
-                        "hub": hub_s,
-                        "reference": ref_s,
-                    }
-                )
-                print(
-                    f"{scenario.title}: hub {hub_s['rps']} req/s, ref {ref_s['rps']} req/s, "
-                    f"ratio {fmt(ratio, 2)}; errors {hub_s['errors']}/{ref_s['errors']}",
-                    flush=True,
-                )
+            rows, single_post = compare(hub, ref, pool, scenarios, rounds, warm_s, measure_s)
             for server in (hub, ref):
                 if server.proc is not None and server.proc.poll() is not None:
                     print(f"{server.name} died:\n{server.tail()}", file=sys.stderr)

@@ -135,7 +135,7 @@ class Server:
         assert self.proc is not None
         return self.proc.pid
 
-    def start(self, timeout: float = 60) -> Server:
+    def start(self, timeout: float = 180) -> Server:
         self.workdir.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
@@ -198,9 +198,12 @@ class Hub(Server):
 
     name = "hub"
 
-    def __init__(self, workdir: Path, workers: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, workers: int | None = None, env: dict[str, str] | None = None
+    ) -> None:
         super().__init__(workdir)
         self.workers = workers
+        self.extra_env = env or {}
 
     @property
     def expected_workers(self) -> int:
@@ -225,6 +228,7 @@ class Hub(Server):
             "HUB_BASE_URL": self.url,
             "HUB_DATABASE_URL": f"sqlite:///{self.workdir}/hub.db",
             "HUB_STORAGE_URL": f"file://{self.workdir}/blobs",
+            **self.extra_env,
         }
 
     def ready(self) -> bool:
@@ -236,18 +240,25 @@ class Hub(Server):
 
 
 class Reference(Server):
-    """Debian's docker-registry (distribution 2.8) with filesystem storage in ``workdir``."""
+    """Debian's docker-registry (distribution 2.8) with filesystem storage in ``workdir``.
+
+    ``shipped_logging``: the logging of Debian's /etc/docker/registry/config.yml (info level,
+    access log on: a line per request, as the hub's default); otherwise warnings only."""
 
     name = "reference"
 
+    def __init__(self, workdir: Path, shipped_logging: bool = False) -> None:
+        super().__init__(workdir)
+        self.shipped_logging = shipped_logging
+
     def config(self) -> str:
+        quiet = ["  level: warn", "  accesslog:", "    disabled: true"]
+        shipped = ["  fields:", "    service: registry"]
         return "\n".join(
             [
                 "version: 0.1",
                 "log:",
-                "  level: warn",
-                "  accesslog:",
-                "    disabled: true",
+                *(shipped if self.shipped_logging else quiet),
                 "storage:",
                 "  cache:",
                 "    blobdescriptor: inmemory",

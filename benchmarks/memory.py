@@ -4,9 +4,12 @@
 
 Starts plain `wasm-hub serve` (SQLite + filesystem storage, HUB_AUTH=none) on 127.0.0.1,
 then pushes one blob as POST, PATCH chunks with Content-Range, PUT ?digest=, and pulls it back
-as a stream, verifying the digest. A thread samples the VmRSS of the server process and its
-children every 100 ms throughout. The payload is deterministic pseudo-random data generated
-chunk by chunk and hashed as it goes, so the client never holds more than one chunk either.
+as a stream, verifying the digest, then pushes another blob of that size as one PUT. A thread
+samples the memory of the server process and its children every 100 ms throughout: PSS (each
+page shared by the forked workers counted once, the figure held against the ceiling) and VmRSS
+summed over the processes (which counts shared pages once per process). The payload is
+deterministic pseudo-random data generated chunk by chunk and hashed as it goes, so the client
+never holds more than one chunk either.
 
 Passes when the peak stays under CEILING_MB. Results: benchmarks/results/<date>-memory.{md,json}.
 """
@@ -30,7 +33,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from harness import RESULTS, Hub, environment_info, today, tree_rss  # noqa: E402
+from harness import RESULTS, Hub, environment_info, today, tree_pss, tree_rss  # noqa: E402
 
 MIB = 1024 * 1024
 MB = 1_000_000
@@ -41,19 +44,22 @@ SEED = 20240229
 
 
 class Sampler(threading.Thread):
-    """Samples the server tree's RSS every SAMPLE_EVERY seconds, tagging the current phase."""
+    """Samples the server tree's PSS (and summed RSS) every SAMPLE_EVERY seconds, tagging the
+    current phase."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid = pid
         self.phase = "start"
-        self.samples: list[tuple[float, str, int]] = []
+        self.samples: list[tuple[float, str, int]] = []  # (seconds, phase, PSS bytes)
+        self.rss: list[int] = []  # RSS summed over the tree, per sample
         self._halt = threading.Event()
         self._t0 = time.monotonic()
 
     def run(self) -> None:
         while not self._halt.is_set():
-            self.samples.append((time.monotonic() - self._t0, self.phase, tree_rss(self.pid)))
+            self.samples.append((time.monotonic() - self._t0, self.phase, tree_pss(self.pid)))
+            self.rss.append(tree_rss(self.pid))
             self._halt.wait(SAMPLE_EVERY)
 
     def stop(self) -> None:
@@ -187,14 +193,15 @@ def render(result: dict[str, Any]) -> str:
 {", hub/ modified" if env["hub_tree_dirty"] else ""}), SQLite + filesystem storage. One blob of
 {result["size_mib"]} MiB pushed as POST + {result["patches"]} PATCHes of {result["chunk_mib"]} MiB
 (Content-Range) + PUT ?digest=, then pulled as a stream and verified; then another blob of the
-same size pushed as one monolithic PUT. RSS = VmRSS of the server
-process and its children, sampled every {int(SAMPLE_EVERY * 1000)} ms
-({result["samples"]} samples). MB = 10^6 bytes.
+same size pushed as one monolithic PUT. Memory = PSS of the server process and its children
+(shared pages counted once; RSS summed over them is shown too), sampled every
+{int(SAMPLE_EVERY * 1000)} ms ({result["samples"]} samples). MB = 10^6 bytes.
 
-**Peak RSS: {result["peak_mb"]:.1f} MB — {verdict}** (ceiling {CEILING_MB} MB; idle after
+**Peak PSS: {result["peak_mb"]:.1f} MB — {verdict}** (ceiling {CEILING_MB} MB; RSS summed
+{result["peak_rss_mb"]:.1f} MB; idle after
 start {result["idle_mb"]:.1f} MB, growth {result["peak_mb"] - result["idle_mb"]:.1f} MB).
 {error}
-| phase | peak RSS MB |
+| phase | peak PSS MB |
 |---|--:|
 {rows}
 
@@ -221,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def measure(size_mib: int, chunk_mib: int, workers: int | None) -> dict[str, Any]:
-    """Start a hub, push and pull, and return the result (peak RSS, timings, phases)."""
+    """Start a hub, push and pull, and return the result (peak PSS/RSS, timings, phases)."""
     size, chunk = size_mib * MIB, chunk_mib * MIB
     env = environment_info()
     result: dict[str, Any] = {
@@ -270,6 +277,8 @@ def measure(size_mib: int, chunk_mib: int, workers: int | None) -> dict[str, Any
         peak_mb=(sampler.peak() if sampler else 0) / MB,
         idle_mb=(sampler.peak("idle") if sampler else 0) / MB,
         peak_by_phase={p: sampler.peak(p) for p in phases} if sampler else {},
+        peak_by_phase_pss={p: sampler.peak(p) for p in phases} if sampler else {},
+        peak_rss_mb=max(sampler.rss, default=0) / MB if sampler else 0,
         timeline=[(round(t, 2), p, rss) for t, p, rss in samples],
     )
     result["passed"] = result["error"] is None and result["peak_mb"] < CEILING_MB

@@ -246,7 +246,8 @@ def seed(url: str, sizes: list[str], repo: str = REPO) -> Seeded:
     tags: dict[str, str] = {}
     config = json.dumps({"architecture": "wasm", "os": "wasip1"}).encode()
     config_digest = f"sha256:{hashlib.sha256(config).hexdigest()}"
-    with httpx.Client(base_url=url, timeout=300) as client:
+    # follow_redirects: a hub with HUB_S3_REDIRECT answers blob GETs with a 307 to S3
+    with httpx.Client(base_url=url, timeout=300, follow_redirects=True) as client:
         started = expect(client.post(f"/v2/{repo}/blobs/uploads/"), 202)
         expect(
             client.put(with_digest(started.headers["location"], config_digest), content=config), 201

@@ -51,8 +51,9 @@ def replicas(
             "HUB_SECRET_KEY": secrets.token_urlsafe(32),
         }
         migrate(env, tmp_path_factory.mktemp("replicas-migrate"))
-        a = HubServer(tmp_path_factory.mktemp("replica-a"), env)
-        b = HubServer(tmp_path_factory.mktemp("replica-b"), env)
+        # started together on a busy 2-core machine: be patient
+        a = HubServer(tmp_path_factory.mktemp("replica-a"), env, start_timeout=90)
+        b = HubServer(tmp_path_factory.mktemp("replica-b"), env, start_timeout=90)
         with ExitStack() as stack:
             stack.callback(a.stop)
             stack.callback(b.stop)

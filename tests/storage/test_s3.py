@@ -108,3 +108,26 @@ def test_s3_url_opens_the_bucket_under_its_prefix(aws_env: SeaweedS3) -> None:
     storage.write("k", [b"v"])
     assert aws_env.keys(aws_env.bucket, prefix) == [f"{prefix}/blobs/k"]
     assert storage.redirect_url("k") is not None
+
+
+def test_presigned_urls_are_reused_briefly_then_renewed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A popular blob is not re-signed on every GET; a reused URL always has at least four
+    fifths of its lifetime left."""
+    storage = S3Storage("bucket", redirect=True, client=_Signer())
+    now = [1000.0]
+    monkeypatch.setattr("hub.storage.s3.time.monotonic", lambda: now[0])
+    first = storage.redirect_url("blobs/a", expires_in=300)
+    now[0] += 59
+    assert storage.redirect_url("blobs/a", expires_in=300) == first
+    assert storage.redirect_url("blobs/b", expires_in=300) != first
+    now[0] += 2  # past a fifth of the lifetime
+    assert storage.redirect_url("blobs/a", expires_in=300) != first
+
+
+class _Signer:
+    def __init__(self) -> None:
+        self.signed = 0
+
+    def generate_presigned_url(self, op: str, Params: dict[str, str], ExpiresIn: int) -> str:  # noqa: N803
+        self.signed += 1
+        return f"https://s3.example/{Params['Key']}?n={self.signed}&exp={ExpiresIn}"
