@@ -143,9 +143,15 @@ def test_tag_page_shows_module_facts(browse: Browse) -> None:
     expect(module.locator(".symbol-list").first).to_contain_text("proxy_abi_version_0_2_0")
     expect(module.locator(".symbol-list").nth(1)).to_contain_text("wasi_unstable.proc_exit")
     expect(page.locator("section[aria-labelledby=layers-title] tbody tr")).to_have_count(2)
+    referrers = page.locator("section[aria-labelledby=referrers-title] tbody tr")
+    expect(referrers).to_have_count(1)
+    expect(referrers).to_contain_text("application/vnd.dev.cosign.artifact.sig.v1+json")
+    expect(referrers).to_contain_text("ci@acme.example")
+    page.goto("/r/acme/add-header/tags/v0.1.0")
     expect(page.locator("section[aria-labelledby=referrers-title]")).to_contain_text(
         "No signatures"
     )
+    page.goto("/r/acme/add-header/tags/latest")
     page.get_by_text("Manifest JSON").click()
     expect(page.locator("details.raw pre")).to_contain_text('"schemaVersion": 2')
     screenshot(page, "tag")
