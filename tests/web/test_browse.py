@@ -9,6 +9,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.web.conftest import Browse, Hub, screenshot
+from tests.web.seed import proxy_module, push_filter
 
 
 def test_home_lists_filters_and_searches(browse: Browse) -> None:
@@ -126,6 +127,9 @@ def test_deploy_tab_switches_targets(browse: Browse, hub: Hub) -> None:
             # The page shows the deploy service's own output, not a copy of its logic.
             expect(output).to_have_text(expected.text)
     expect(page).to_have_url(re.compile(r"target=kuma"))
+    page.goto("/r/acme/add-header?tab=deploy&ref=no-such-tag")
+    expect(page.locator("#deploy-error")).to_have_text("acme/add-header has no tag 'no-such-tag'.")
+    page.goto("/r/acme/add-header?tab=deploy")
     page.locator("#panel-deploy").get_by_label("Tag", exact=True).select_option("v0.1.0")
     expect(output).to_contain_text("acme/add-header (v0.1.0)")
     screenshot(page, "deploy")
@@ -139,9 +143,15 @@ def test_tag_page_shows_module_facts(browse: Browse) -> None:
     expect(module.locator(".symbol-list").first).to_contain_text("proxy_abi_version_0_2_0")
     expect(module.locator(".symbol-list").nth(1)).to_contain_text("wasi_unstable.proc_exit")
     expect(page.locator("section[aria-labelledby=layers-title] tbody tr")).to_have_count(2)
+    referrers = page.locator("section[aria-labelledby=referrers-title] tbody tr")
+    expect(referrers).to_have_count(1)
+    expect(referrers).to_contain_text("application/vnd.dev.cosign.artifact.sig.v1+json")
+    expect(referrers).to_contain_text("ci@acme.example")
+    page.goto("/r/acme/add-header/tags/v0.1.0")
     expect(page.locator("section[aria-labelledby=referrers-title]")).to_contain_text(
         "No signatures"
     )
+    page.goto("/r/acme/add-header/tags/latest")
     page.get_by_text("Manifest JSON").click()
     expect(page.locator("details.raw pre")).to_contain_text('"schemaVersion": 2')
     screenshot(page, "tag")
@@ -193,3 +203,20 @@ def test_unknown_pages_are_404(browse: Browse) -> None:
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     screenshot(page, "not-found")
+
+
+def test_long_tag_lists_link_to_all(browse: Browse, hub: Hub) -> None:
+    name = "tetrate/many-tags"
+    with hub.client("admin") as admin:
+        for i in range(23):
+            push_filter(admin, name, f"v0.{i}", proxy_module(f"many-{i}"))
+    page = browse.page()
+    page.goto(f"/r/{name}")
+    page.get_by_role("tab", name="Tags").click()
+    rows = page.locator("#panel-tags tbody tr")
+    expect(rows).to_have_count(20)  # the newest 20, then a link to the whole list
+    expect(rows.first.locator("th")).to_have_text("v0.22")
+    page.get_by_role("link", name="Show all 23 tags").click()
+    expect(page).to_have_url(re.compile(r"\?tab=tags$"))
+    expect(rows).to_have_count(23)
+    expect(page.get_by_role("tab", name="Tags")).to_contain_text("23")
