@@ -1,4 +1,4 @@
-"""wasm-hub serve | migrate | gc | user create | token create | org create."""
+"""wasm-hub serve | migrate | gc | fsck | quota | user create | token create | org create."""
 
 from __future__ import annotations
 
@@ -77,12 +77,51 @@ def _cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_gc(args: argparse.Namespace, settings: Settings) -> int:
+    from datetime import timedelta
+
     from hub.app import build_services
-    from hub.artifacts.gc import collect
+    from hub.artifacts import gc
 
     services = build_services(settings)
-    report = collect(services, dry_run=args.dry_run)
+    grace = timedelta(seconds=args.grace_seconds) if args.grace_seconds is not None else None
+    report = gc.run(services, dry_run=args.dry_run, force=args.force, grace=grace)
     print(report)
+    for error in report.errors:
+        print(f"wasm-hub gc: {error}", file=sys.stderr)
+    return 3 if report.skipped else (1 if report.errors else 0)
+
+
+def _cmd_fsck(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.app import build_services
+    from hub.artifacts.fsck import check
+
+    services = build_services(settings)
+    report = check(services, repair=args.repair, verify=not args.quick)
+    print(report.render())
+    return 0 if report.ok(after_repair=args.repair) else 1
+
+
+def _cmd_quota(args: argparse.Namespace, settings: Settings) -> int:
+    from hub.db.engine import check_reachable, make_engine
+    from hub.limits.quotas import QuotaService, parse_size
+
+    engine = make_engine(settings.database_url)
+    check_reachable(engine)
+    quotas = QuotaService(engine)
+    if args.action == "set":
+        try:
+            limit = parse_size(args.size)
+        except ValueError as exc:
+            print(f"wasm-hub: {exc}", file=sys.stderr)
+            return 1
+        usage = quotas.set(args.namespace, limit)
+    else:
+        usage = quotas.usage(args.namespace)
+    if usage is None:
+        print(f"wasm-hub: namespace {args.namespace!r} does not exist", file=sys.stderr)
+        return 1
+    limit_text = "unlimited" if usage.quota is None else f"{usage.quota} bytes"
+    print(f"{usage.namespace}: uses {usage.used} bytes; quota {limit_text}")
     return 0
 
 
@@ -161,8 +200,37 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_cmd_serve)
     sub.add_parser("migrate", help="apply database migrations").set_defaults(run=_cmd_migrate)
     gc = sub.add_parser("gc", help="remove unreferenced blobs and abandoned uploads")
-    gc.add_argument("--dry-run", action="store_true")
+    gc.add_argument("--dry-run", action="store_true", help="report, remove nothing")
+    gc.add_argument(
+        "--grace-seconds",
+        type=float,
+        help="spare what was touched this recently (default HUB_GC_GRACE_SECONDS)",
+    )
+    gc.add_argument(
+        "--force", action="store_true", help="run even while another replica holds the gc lease"
+    )
     gc.set_defaults(run=_cmd_gc)
+    fsck = sub.add_parser(
+        "fsck", help="check stored bytes against the database (exit 1 on problems)"
+    )
+    fsck.add_argument(
+        "--repair",
+        action="store_true",
+        help="drop rows of missing or corrupt blobs (so they can be pushed again) and "
+        "remove orphaned storage objects",
+    )
+    fsck.add_argument("--quick", action="store_true", help="compare sizes, do not hash")
+    fsck.set_defaults(run=_cmd_fsck)
+    quota = sub.add_parser("quota", help="per-namespace storage quotas").add_subparsers(
+        dest="action", required=True
+    )
+    qset = quota.add_parser("set", help="set a namespace's quota (e.g. 500MiB, 2GB, none)")
+    qset.add_argument("namespace")
+    qset.add_argument("size")
+    qset.set_defaults(run=_cmd_quota)
+    qshow = quota.add_parser("show", help="a namespace's usage and quota")
+    qshow.add_argument("namespace")
+    qshow.set_defaults(run=_cmd_quota)
     user = sub.add_parser("user", help="manage users").add_subparsers(dest="action", required=True)
     create = user.add_parser("create", help="create a user with a password")
     create.add_argument("username")

@@ -112,6 +112,16 @@ class Settings:
     body_min_bytes_per_second: float = 1024.0
     # Largest request header section (hub.http_limits); 431 past it.
     max_header_bytes: int = 64 * 1024
+    # Reliability (hub.artifacts.gc, hub.limits): README "Operations: garbage collection,
+    # fsck, limits".
+    gc_interval_seconds: float = 0.0  # 0: no scheduled gc; run `wasm-hub gc`
+    gc_grace_seconds: float = 3600.0
+    max_blob_bytes: int = 1024**3  # 0: no limit
+    rate_limit_address: int = 0  # requests per window per client address; 0: off
+    rate_limit_token: int = 0  # requests per window per credential; 0: off
+    rate_limit_window_seconds: int = 60
+    redis_url: str | None = None
+    redis_prefix: str = "wasm-hub:"  # keys of this hub in a shared Redis
 
     def __post_init__(self) -> None:
         if self.log_format not in LOG_FORMATS:
@@ -128,6 +138,8 @@ class Settings:
             )
         if self.auth not in AUTH_MODES:
             raise ConfigError(f"HUB_AUTH={self.auth!r} is not valid; choose one of {AUTH_MODES}")
+        if self.rate_limit_window_seconds < 1:
+            raise ConfigError("HUB_RATE_LIMIT_WINDOW_SECONDS must be at least 1")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -197,6 +209,27 @@ class Settings:
                 kwargs["max_header_bytes"] = int(env["HUB_MAX_HEADER_BYTES"])
             except ValueError:
                 raise ConfigError("HUB_MAX_HEADER_BYTES must be a number of bytes") from None
+        numbers: dict[str, tuple[str, type[int] | type[float]]] = {
+            "HUB_GC_INTERVAL_SECONDS": ("gc_interval_seconds", float),
+            "HUB_GC_GRACE_SECONDS": ("gc_grace_seconds", float),
+            "HUB_MAX_BLOB_BYTES": ("max_blob_bytes", int),
+            "HUB_RATE_LIMIT_ADDRESS": ("rate_limit_address", int),
+            "HUB_RATE_LIMIT_TOKEN": ("rate_limit_token", int),
+            "HUB_RATE_LIMIT_WINDOW_SECONDS": ("rate_limit_window_seconds", int),
+        }
+        for var, (attr, convert) in numbers.items():
+            if env.get(var):
+                try:
+                    value = convert(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var}={env[var]!r} is not a {convert.__name__}") from None
+                if value < 0:
+                    raise ConfigError(f"{var}={env[var]!r} must not be negative")
+                kwargs[attr] = value
+        if env.get("HUB_REDIS_URL"):
+            kwargs["redis_url"] = env["HUB_REDIS_URL"]
+        if env.get("HUB_REDIS_PREFIX"):
+            kwargs["redis_prefix"] = env["HUB_REDIS_PREFIX"]
         if "base_url" in kwargs:
             kwargs["base_url"] = str(kwargs["base_url"]).rstrip("/")
         return cls(**kwargs)  # type: ignore[arg-type]

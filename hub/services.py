@@ -62,8 +62,8 @@ class Services:
             settings=settings,
             engine=engine,
             storage=storage,
-            blobs=BlobService(engine, storage),
-            uploads=UploadService(engine, storage),
+            blobs=BlobService(engine, storage, settings.gc_grace_seconds),
+            uploads=UploadService(engine, storage, settings.max_blob_bytes),
             # Every push and delete re-indexes its repository in the same transaction, and
             # queues its webhook deliveries there too.
             manifests=ManifestService(

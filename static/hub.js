@@ -10,6 +10,12 @@ function csrfToken() {
   return field ? field.value : "";
 }
 
+// Screen readers hear what changed without moving focus (base.html's live region).
+function announce(text) {
+  const live = document.getElementById("live-status");
+  if (live) live.textContent = text;
+}
+
 // --- copy to clipboard -------------------------------------------------------------------
 // navigator.clipboard exists only in secure contexts (https, or localhost); a hub served over
 // plain http elsewhere falls back to a selected textarea and execCommand.
@@ -40,6 +46,7 @@ document.addEventListener("click", async (event) => {
     await copyText(text || "");
     button.classList.add("copied");
     if (label) label.textContent = "Copied";
+    announce("Copied to the clipboard");
   } catch (err) {
     if (label) label.textContent = "Press Ctrl+C";
   }
@@ -114,6 +121,7 @@ function setupStar(form) {
       const count = button.querySelector(".star-count");
       count.textContent = String(body.stars);
       count.setAttribute("aria-label", `${body.stars} stars`);
+      announce(body.starred ? "Starred" : "Star removed");
     } catch (err) {
       form.submit(); // the plain form does the same on the server
     } finally {

@@ -30,7 +30,8 @@ def int_param(request: Request, name: str, default: int, lo: int, hi: int) -> in
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not lo <= int(raw) <= hi:
+    # isascii: str.isdigit() is true for '²', which int() refuses.
+    if not (raw.isascii() and raw.isdigit()) or not lo <= int(raw) <= hi:
         raise BadRequest(f"{name} must be an integer from {lo} to {hi}", {name: raw})
     return int(raw)
 

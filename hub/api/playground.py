@@ -24,6 +24,7 @@ from hub.oci.errors import ManifestUnknown, NameUnknown
 from hub.playground.ratelimit import RateLimiter
 from hub.playground.request import PlaygroundError
 from hub.playground.service import Busy, PlaygroundService
+from hub.registry.streams import read_limited
 from hub.services import services
 
 MAX_BODY = 4 * 1024 * 1024
@@ -78,8 +79,9 @@ async def run(request: Request) -> JSONResponse:
     wait = rate.take(caller)
     if wait is not None:
         raise TooManyRequests(f"too many playground runs; try again in {math.ceil(wait)} s", wait)
-    raw = await request.body()
-    if len(raw) > MAX_BODY:
+    # Read at most MAX_BODY (+1) bytes: request.body() would buffer any size first.
+    raw = await read_limited(request, MAX_BODY)
+    if raw is None:
         raise BadRequest(f"the request body is over {MAX_BODY} bytes")
     try:
         body = json.loads(raw or b"null")

@@ -11,6 +11,7 @@ from hub.api import (
     harbor_v1,
     openapi,
     playground,
+    quotas,
     search,
     signin,
     stars,
@@ -33,4 +34,5 @@ routes: list[BaseRoute] = [
     *webhooks.routes,
     *playground.routes,
     *stars.routes,
+    *quotas.routes,  # namespace storage quotas (hub.limits)
 ]

@@ -1,6 +1,6 @@
 """GET /api/v1/search: full-text search over repositories, with facets.
 
-    ?q=&abi=&variant=&namespace=&toolchain=&sort=relevance|stars|pulls|updated&page=&per_page=
+    ?q=&abi=&variant=&namespace=&toolchain=&loads=yes|no&sort=relevance|stars|pulls|updated&page=&per_page=
 
 answers ``{"results": [...], "total": N, "page": p, "per_page": n, "facets": {...}}``; the
 ranking is documented in hub/search/ranking.py. Bad parameters answer 400 in the API's error
@@ -34,6 +34,7 @@ def parse(request: Request, seen: set[int] | None) -> SearchQuery:
             variant=params.get("variant") or None,
             namespace=params.get("namespace") or None,
             toolchain=params.get("toolchain") or None,
+            loads=params.get("loads") or None,
             sort=params.get("sort") or "relevance",
             page=page,
             per_page=per_page,
@@ -56,6 +57,7 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "variant": hit.variant,
         "abi_versions": hit.abi_versions,
         "toolchain": hit.toolchain,
+        "loads": hit.loads,
         "exact": hit.exact,
         "score": round(hit.score, 6),
     }

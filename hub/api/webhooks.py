@@ -25,6 +25,8 @@ from hub.events.webhooks import DeliveryLog, Denied, Missing, WebhookError
 from hub.registry.streams import in_thread
 from hub.services import services
 
+MAX_ID = 2**31 - 1
+
 
 def _translate(exc: WebhookError) -> ApiError:
     if isinstance(exc, Missing):
@@ -43,8 +45,10 @@ async def _caller(request: Request) -> Identity:
 
 def _id(request: Request) -> int:
     raw = request.path_params["webhook_id"]
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise BadRequest("webhook ids are integers", {"id": raw})
+    if int(raw) > MAX_ID:  # names nothing; the databases' integers stop here
+        raise NotFound(f"no webhook {raw}")
     return int(raw)
 
 

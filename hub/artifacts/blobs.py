@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, bindparam
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Engine, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
 from hub.db.models import Blob, Repository, RepositoryBlob, utcnow
+from hub.limits import quotas
 from hub.oci.digest import Digest
-from hub.oci.errors import BlobUnknown
+from hub.oci.errors import BlobUnknown, BlobUploadInvalid
 from hub.storage import Storage
 from hub.storage.paths import blob_key
-
-_BLOBS: Any = Blob.__table__  # type: ignore[attr-defined]
-_LINKS: Any = RepositoryBlob.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -29,25 +25,38 @@ class BlobInfo:
     size: int
 
 
-def _insert_ignoring_duplicates(session: Session, table: Any, **values: Any) -> bool:
-    """INSERT ... ON CONFLICT DO NOTHING where the database has it (SQLite, PostgreSQL): one
-    statement, no read before it and no savepoint around it, and race-safe across replicas.
-    Returns False when the dialect has no such statement."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        session.execute(sqlite_insert(table).values(**values).on_conflict_do_nothing())
-    elif dialect == "postgresql":
-        session.execute(postgresql_insert(table).values(**values).on_conflict_do_nothing())
-    else:
-        return False
-    return True
+def aware(moment: datetime) -> datetime:
+    """SQLite hands timestamps back without their zone; every stored one is UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def claim(engine: Engine, digest: Digest, size: int) -> None:
+    """Mark the blob's row fresh, committed, BEFORE its bytes are published at its key.
+
+    gc (hub.artifacts.gc) deletes a blob's bytes only inside the transaction that deletes its
+    row, and only when the row is unreferenced and untouched for the grace period; this
+    UPDATE waits for such a transaction. So once claim() returns, no gc run can remove the
+    bytes about to be written for the grace period, and a gc run that already removed them
+    has finished (the write that follows puts them back). Nothing is servable from the row
+    alone: a repository serves a blob only once link() has run, after the bytes are stored."""
+    with Session(engine) as session:
+        now = utcnow()
+        touched = session.execute(
+            update(Blob).where(col(Blob.digest) == str(digest)).values(touched_at=now)
+        )
+        if touched.rowcount == 0:  # type: ignore[attr-defined]
+            try:
+                with session.begin_nested():
+                    session.add(Blob(digest=str(digest), size=size, created_at=now, touched_at=now))
+            except IntegrityError:  # claimed concurrently: make it ours too
+                session.execute(
+                    update(Blob).where(col(Blob.digest) == str(digest)).values(touched_at=now)
+                )
+        session.commit()
 
 
 def record(session: Session, digest: Digest, size: int) -> None:
     """Note that storage holds these bytes, so gc can find them without a storage walk."""
-    values = {"digest": str(digest), "size": size, "created_at": utcnow()}
-    if _insert_ignoring_duplicates(session, _BLOBS, **values):
-        return
     if session.get(Blob, str(digest)) is None:
         try:
             with session.begin_nested():
@@ -57,17 +66,32 @@ def record(session: Session, digest: Digest, size: int) -> None:
 
 
 def link(session: Session, repository_id: int, digest: Digest, size: int) -> None:
-    """Record the blob and let the repository serve it (idempotent, race-safe)."""
+    """Record the blob and let the repository serve it (idempotent, race-safe). An existing
+    link is touched, so gc spares it for another grace period; a new one counts against the
+    namespace's quota (hub.limits.quotas)."""
     record(session, digest, size)
-    values = {"repository_id": repository_id, "digest": str(digest), "created_at": utcnow()}
-    if _insert_ignoring_duplicates(session, _LINKS, **values):
+    touched = session.execute(
+        update(RepositoryBlob)
+        .where(
+            col(RepositoryBlob.repository_id) == repository_id,
+            col(RepositoryBlob.digest) == str(digest),
+        )
+        .values(touched_at=utcnow())
+    )
+    if touched.rowcount == 1:  # type: ignore[attr-defined]
         return
-    if session.get(RepositoryBlob, (repository_id, str(digest))) is None:
-        try:
-            with session.begin_nested():
-                session.add(RepositoryBlob(repository_id=repository_id, digest=str(digest)))
-        except IntegrityError:
-            pass
+    quotas.enforce(session, repository_id, str(digest), size)
+    try:
+        with session.begin_nested():
+            session.add(RepositoryBlob(repository_id=repository_id, digest=str(digest)))
+    except IntegrityError:
+        # Linked concurrently (fine), or the blob row vanished under us: a gc run removed it
+        # because claim() came more than the grace period ago. Never acknowledge that.
+        if session.get(RepositoryBlob, (repository_id, str(digest))) is None:
+            raise BlobUploadInvalid(
+                {"digest": str(digest)},
+                f"blob {digest} was garbage-collected while it was being linked; push it again",
+            ) from None
 
 
 def linked(session: Session, repository_id: int, digests: list[str]) -> set[str]:
@@ -84,11 +108,14 @@ def linked(session: Session, repository_id: int, digests: list[str]) -> set[str]
 
 
 class BlobService:
-    def __init__(self, engine: Engine, storage: Storage) -> None:
+    def __init__(self, engine: Engine, storage: Storage, grace_seconds: float = 3600) -> None:
         self.engine = engine
         self.storage = storage
+        # A HEAD refreshes a link older than half the gc grace period: clients HEAD a blob,
+        # skip its upload when present, then push the manifest; gc must not unlink it between.
+        self.refresh_after = timedelta(seconds=grace_seconds / 2)
         self._stat = (
-            select(col(Blob.size))
+            select(col(Blob.size), col(RepositoryBlob.touched_at), col(Repository.id))
             .join(RepositoryBlob, col(RepositoryBlob.digest) == col(Blob.digest))
             .join(Repository, col(Repository.id) == col(RepositoryBlob.repository_id))
             .where(
@@ -100,11 +127,22 @@ class BlobService:
         """Size of a blob the repository may serve: one round trip on a pooled connection
         (a Core statement built once; every blob GET and HEAD starts here)."""
         with self.engine.connect() as conn:
-            size = conn.execute(self._stat, {"name": name, "digest": str(digest)}).scalar()
-        if size is None:
+            row = conn.execute(self._stat, {"name": name, "digest": str(digest)}).first()
+        if row is None:
             with Session(self.engine) as session:
                 repositories.get(session, name)  # NAME_UNKNOWN when the repository is
             raise BlobUnknown({"digest": str(digest)}, f"blob {digest} is not in {name}")
+        size, touched_at, repository_id = row
+        if aware(touched_at) < utcnow() - self.refresh_after:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    update(RepositoryBlob)
+                    .where(
+                        col(RepositoryBlob.repository_id) == repository_id,
+                        col(RepositoryBlob.digest) == str(digest),
+                    )
+                    .values(touched_at=utcnow())
+                )
         return BlobInfo(digest, size)
 
     def read(self, digest: Digest, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -146,8 +184,13 @@ class BlobService:
             if not any(can_pull(holder) for holder in holders):
                 return None
             blob = session.get(Blob, str(digest))
-            if blob is None or not self.storage.exists(blob_key(digest)):
+            if blob is None:
                 return None
+        # Claim first (see claim()): the existence check below then cannot race a gc run.
+        claim(self.engine, digest, blob.size)
+        if not self.storage.exists(blob_key(digest)):
+            return None
+        with Session(self.engine) as session:
             repo = repositories.ensure(session, name)
             assert repo.id is not None
             link(session, repo.id, digest, blob.size)

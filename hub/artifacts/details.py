@@ -87,7 +87,9 @@ class RepositoryOverview:
 
     repository: Repository
     namespace: str
-    tags: list[TagSummary]
+    tags: list[TagSummary]  # newest first; the first ``limit`` when overview() had one
+    tags_count: int = 0
+    has_latest: bool = False  # a tag named "latest" exists (maybe beyond ``tags``)
 
 
 def module_json(module: WasmModule | None) -> dict[str, Any] | None:
@@ -198,8 +200,11 @@ class DetailsService:
             tags = self._tags(session, repo.id)
             return RepositoryInfo(repo, repositories.namespace_of(name), len(tags), tags)
 
-    def overview(self, name: str, visible: set[int] | None = None) -> RepositoryOverview:
-        """NameUnknown when missing or private to the caller, like repository()."""
+    def overview(
+        self, name: str, visible: set[int] | None = None, limit: int | None = None
+    ) -> RepositoryOverview:
+        """The repository and its newest ``limit`` tags (None: all), with the count of all.
+        NameUnknown when missing or private to the caller, like repository()."""
         with Session(self.engine) as session:
             repo = repositories.get(session, name)
             assert repo.id is not None
@@ -234,7 +239,21 @@ class DetailsService:
                 )
                 .where(col(Tag.repository_id) == repo.id)
                 .order_by(col(Tag.updated_at).desc(), col(Tag.name))
+                .limit(limit)
             ).all()
+            if limit is None or len(rows) < limit:
+                count = len(rows)
+                has_latest = any(r[0] == "latest" for r in rows)
+            else:
+                count = session.exec(
+                    select(func.count()).where(col(Tag.repository_id) == repo.id)
+                ).one()
+                has_latest = (
+                    session.exec(
+                        select(Tag.id).where(Tag.repository_id == repo.id, Tag.name == "latest")
+                    ).first()
+                    is not None
+                )
             tags = [
                 TagSummary(
                     name=tag,
@@ -258,7 +277,9 @@ class DetailsService:
                     module_size,
                 ) in rows
             ]
-            return RepositoryOverview(repo, repositories.namespace_of(name), tags)
+            return RepositoryOverview(
+                repo, repositories.namespace_of(name), tags, int(count), has_latest
+            )
 
     def tag(
         self, name: str, tag: str, visible: set[int] | None = None

@@ -9,16 +9,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, delete
+from sqlalchemy import Engine, bindparam, delete, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
-from hub.artifacts.blobs import linked, record
+from hub.artifacts.blobs import claim, linked, record
 from hub.artifacts.changes import DELETED, PUSHED, TAGGED, ManifestEvent
 from hub.artifacts.modules import ModuleAnalyzer
 from hub.db.models import Manifest as ManifestRow
-from hub.db.models import ManifestReference, Repository, Tag, WasmModule, utcnow
+from hub.db.models import (
+    ManifestReference,
+    Repository,
+    RepositoryBlob,
+    Tag,
+    WasmModule,
+    utcnow,
+)
 from hub.oci import manifest as oci_manifest
 from hub.oci.digest import Digest, InvalidDigest, is_digest
 from hub.oci.errors import (
@@ -145,14 +152,19 @@ class ManifestService:
             self._check_references(session, existing.id if existing else None, parsed)
         # Read and judge the module before anything is written: a refusal leaves no trace.
         analysis = self.analyzer.analyze(parsed, digest)
+        # Claim, then bytes, then the rows that make them servable (hub.artifacts.blobs.claim):
+        # a gc run can neither remove these bytes after they are written nor leave a row
+        # pointing at missing bytes.
         if analysis.extracted is not None:
             extracted = Digest.of(analysis.extracted)
+            claim(self.engine, extracted, len(analysis.extracted))
             self.storage.write(blob_key(extracted), [analysis.extracted])
-        # Bytes first, rows second: a row never points at missing bytes.
+        claim(self.engine, digest, len(raw))
         self.storage.write(blob_key(digest), [raw])
         with Session(self.engine) as session:
             repo = repositories.ensure(session, name)
             assert repo.id is not None
+            self._hold_references(session, repo.id, parsed)
             record(session, digest, len(raw))
             if analysis.extracted is not None:
                 record(session, extracted, len(analysis.extracted))
@@ -200,6 +212,29 @@ class ManifestService:
     def _emit(self, session: Session, event: ManifestEvent) -> None:
         for hook in self.on_event:
             hook(session, event)
+
+    def _hold_references(
+        self, session: Session, repository_id: int, parsed: oci_manifest.Manifest
+    ) -> None:
+        """Re-check, inside the transaction that stores the manifest, that every blob it names
+        is still linked, and touch those links. The UPDATE takes each link's row lock (the
+        single writer's lock on SQLite): a gc run deleting the link either finished first
+        (the manifest is refused here, nothing stored) or waits and then sees a fresh link it
+        must keep. Sorted, so two pushes sharing layers lock in the same order."""
+        now = utcnow()
+        for ref in sorted({str(d.digest) for d in parsed.blobs}):
+            touched = session.execute(
+                update(RepositoryBlob)
+                .where(
+                    col(RepositoryBlob.repository_id) == repository_id,
+                    col(RepositoryBlob.digest) == ref,
+                )
+                .values(touched_at=now)
+            )
+            if touched.rowcount != 1:  # type: ignore[attr-defined]
+                raise ManifestBlobUnknown(
+                    {"digest": ref}, f"blob {ref} is not in this repository; push it first"
+                )
 
     def _check_references(
         self, session: Session, repository_id: int | None, parsed: oci_manifest.Manifest

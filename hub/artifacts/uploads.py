@@ -13,8 +13,10 @@ from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
-from hub.artifacts.blobs import BlobInfo, link
+from hub.artifacts.blobs import BlobInfo, claim, link
 from hub.db.models import Upload, utcnow
+from hub.limits import sizes
+from hub.limits.quotas import QuotaExceeded, QuotaService
 from hub.oci.digest import Digest
 from hub.oci.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid
 from hub.storage import Storage
@@ -40,9 +42,11 @@ def _verifier(digest: Digest, hasher: object) -> Callable[[int], None]:
 
 
 class UploadService:
-    def __init__(self, engine: Engine, storage: Storage) -> None:
+    def __init__(self, engine: Engine, storage: Storage, max_blob_bytes: int = 0) -> None:
         self.engine = engine
         self.storage = storage
+        self.max_blob_bytes = max_blob_bytes
+        self.quotas = QuotaService(engine)
 
     def start(self, name: str) -> Upload:
         # expire_on_commit=False: the row as written is the row to return; no re-read.
@@ -63,10 +67,16 @@ class UploadService:
             return upload
 
     def append(
-        self, name: str, upload_id: str, chunks: Iterable[bytes], start: int | None = None
+        self,
+        name: str,
+        upload_id: str,
+        chunks: Iterable[bytes],
+        start: int | None = None,
+        length: int | None = None,
     ) -> Upload:
         """Store one more segment. ``start`` is the Content-Range start when the client sent one;
-        it must equal the bytes received so far, or the chunk is out of order (416)."""
+        it must equal the bytes received so far, or the chunk is out of order (416).
+        ``length`` is the declared Content-Length: an oversized chunk is refused unread."""
         upload = self.get(name, upload_id)
         if start is not None and start != upload.size:
             raise RangeInvalid(
@@ -74,8 +84,12 @@ class UploadService:
                 f"chunk starts at byte {start} but {upload.size} bytes were received so far",
                 headers=self.progress_headers(name, upload),
             )
+        if length is not None:
+            sizes.check(upload.size + length, self.max_blob_bytes)
+            self.quotas.precheck(name, upload.size + length)
         key = upload_segment_key(upload.id, upload.segments)
-        written = self.storage.write(key, chunks)
+        limited = sizes.limited(chunks, upload.size, self.max_blob_bytes)
+        written = self.storage.write(key, limited)
         return self._advance(name, upload, written, key)
 
     def _advance(self, name: str, upload: Upload, written: int, key: str) -> Upload:
@@ -95,14 +109,25 @@ class UploadService:
                 raise RangeInvalid({"session": upload.id}, "another chunk was written concurrently")
         return self.get(name, upload.id)
 
-    def monolithic(self, name: str, digest: Digest, body: Iterable[bytes]) -> BlobInfo:
+    def monolithic(
+        self, name: str, digest: Digest, body: Iterable[bytes], length: int | None = None
+    ) -> BlobInfo:
         """POST ?digest= with the whole body (spec: "Single POST"): no session is needed, so
-        none is written; the bytes go straight to the blob's key through the digest check,
-        then one transaction creates the repository if new and links the blob."""
+        none is written; the bytes go straight to the blob's key through the digest check
+        (and the size limit), then one transaction creates the repository if new and links
+        the blob. A declared Content-Length over a limit is refused before the body is read."""
+        if length is not None:
+            sizes.check(length, self.max_blob_bytes)
+            self.quotas.precheck(name, length, str(digest))
         hasher = digest.hasher()
-        size = self.storage.write(
-            blob_key(digest), _hashing(body, hasher), _verifier(digest, hasher)
-        )
+        check = _verifier(digest, hasher)
+
+        def publish(size: int) -> None:
+            check(size)
+            claim(self.engine, digest, size)  # see hub.artifacts.blobs.claim
+
+        chunks = sizes.limited(body, 0, self.max_blob_bytes)
+        size = self.storage.write(blob_key(digest), _hashing(chunks, hasher), publish)
         with Session(self.engine) as session:
             repo = repositories.ensure(session, name)
             assert repo.id is not None
@@ -111,34 +136,53 @@ class UploadService:
         return BlobInfo(digest, size)
 
     def complete(
-        self, name: str, upload_id: str, digest: Digest, body: Iterable[bytes] | None
+        self,
+        name: str,
+        upload_id: str,
+        digest: Digest,
+        body: Iterable[bytes] | None,
+        length: int | None = None,
     ) -> BlobInfo:
+        """Close the session: verify the digest, publish the bytes at the blob's key, link the
+        blob into the repository. Any refusal (digest, size, quota) ends the session and
+        leaves nothing a client can see."""
         upload = self.get(name, upload_id)
         hasher = digest.hasher()
         check = _verifier(digest, hasher)
+
+        def publish(size: int) -> None:
+            # After every byte is durable in a temporary object, before it becomes visible.
+            check(size)
+            claim(self.engine, digest, size)
+
         try:
+            declared = upload.size + (length or 0)
+            sizes.check(declared, self.max_blob_bytes)
+            self.quotas.precheck(name, declared, str(digest))
             if upload.segments == 0:
                 # Monolithic: the body goes straight to the blob's key, hashed on the way.
-                size = self.storage.write(blob_key(digest), _hashing(body or (), hasher), check)
+                chunks = sizes.limited(body or (), 0, self.max_blob_bytes)
+                size = self.storage.write(blob_key(digest), _hashing(chunks, hasher), publish)
             else:
                 if body is not None:
-                    upload = self.append(name, upload_id, body)
+                    upload = self.append(name, upload_id, body, length=length)
                 segments = (
                     chunk
                     for n in range(upload.segments)
                     for chunk in self.storage.read(upload_segment_key(upload.id, n))
                 )
-                size = self.storage.write(blob_key(digest), _hashing(segments, hasher), check)
-        except DigestInvalid:
-            # Nothing half-written: the session goes, and the blob never became visible.
+                size = self.storage.write(blob_key(digest), _hashing(segments, hasher), publish)
+            with Session(self.engine) as session:
+                link(session, upload.repository_id, digest, size)
+                stored = session.get(Upload, upload.id)
+                if stored is not None:
+                    session.delete(stored)
+                session.commit()
+        except (DigestInvalid, sizes.BlobTooLarge, QuotaExceeded):
+            # Nothing half-written: the session goes; the blob never became linked (bytes
+            # published before a quota refusal are unreferenced, and gc removes them).
             self.cancel(name, upload_id)
             raise
-        with Session(self.engine) as session:
-            link(session, upload.repository_id, digest, size)
-            stored = session.get(Upload, upload.id)
-            if stored is not None:
-                session.delete(stored)
-            session.commit()
         self.storage.delete_prefix(upload_prefix(upload.id))
         return BlobInfo(digest, size)
 

@@ -134,6 +134,9 @@ class AccessService:
         """A user by password or API token (docker/oras/skopeo/wasme send either as the
         password); None when neither matches. Verified password logins are remembered briefly,
         keyed by a keyed hash, so scrypt does not run on every request of a push."""
+        if "\0" in username or "\0" in secret:
+            # No user has a NUL in their name or secret, and PostgreSQL refuses it in a query.
+            return None
         cache_key = hmac.new(
             self.settings.secret_key.encode(), f"{username}\0{secret}".encode(), hashlib.sha256
         ).digest()

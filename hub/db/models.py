@@ -16,6 +16,10 @@ def _ts() -> Column[datetime]:
     return Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
 
+def _ts_indexed() -> Column[datetime]:
+    return Column(DateTime(timezone=True), nullable=False, default=utcnow, index=True)
+
+
 class Namespace(SQLModel, table=True):
     """The first path component of a repository name: a user's or an organisation's space
     (Harbor's "project", which wasme lists)."""
@@ -28,6 +32,8 @@ class Namespace(SQLModel, table=True):
     # The user whose personal namespace this is (kind "user").
     owner_id: int | None = Field(default=None, foreign_key="users.id", index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # Reliability (limits): unique blob bytes the namespace may link; None: unlimited.
+    quota_bytes: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
 
 
 class Membership(SQLModel, table=True):
@@ -103,6 +109,8 @@ class Blob(SQLModel, table=True):
     digest: str = Field(primary_key=True, max_length=200)
     size: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # Reliability (gc): last time a writer claimed these bytes; gc spares younger rows.
+    touched_at: datetime = Field(default_factory=utcnow, sa_column=_ts_indexed())
 
 
 class RepositoryBlob(SQLModel, table=True):
@@ -112,6 +120,8 @@ class RepositoryBlob(SQLModel, table=True):
     repository_id: int = Field(foreign_key="repositories.id", primary_key=True)
     digest: str = Field(foreign_key="blobs.digest", primary_key=True, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # Reliability (gc): last upload, mount, HEAD or manifest push that used this link.
+    touched_at: datetime = Field(default_factory=utcnow, sa_column=_ts_indexed())
 
 
 class Manifest(SQLModel, table=True):
@@ -337,3 +347,27 @@ class Star(SQLModel, table=True):
         foreign_key="repositories.id", primary_key=True, index=True, ondelete="CASCADE"
     )
     created_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+
+
+# --- Reliability: gc lease, rate-limit counters (hub.artifacts.gc, hub.limits) ---------------
+
+
+class Lease(SQLModel, table=True):
+    """A named lock with an expiry, so one replica at a time runs a periodic job (gc)."""
+
+    __tablename__ = "leases"
+    name: str = Field(primary_key=True, max_length=64)
+    holder: str = Field(max_length=128)
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+
+class RateCounter(SQLModel, table=True):
+    """Requests counted in one fixed window for one client (address or token), shared by
+    every replica when no Redis is configured. The key names the window; old rows expire."""
+
+    __tablename__ = "rate_counters"
+    key: str = Field(primary_key=True, max_length=255)
+    count: int = Field(default=0)
+    expires_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )

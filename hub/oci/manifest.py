@@ -73,8 +73,9 @@ def _descriptor(value: Any, where: str) -> Descriptor:
     except InvalidDigest as exc:
         raise ManifestError(f"{where}.digest: {exc}") from None
     size = value.get("size")
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ManifestError(f"{where}.size must be a non-negative integer")
+    # image-spec descriptor.md: size is an int64; larger numbers would overflow the database.
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size < 2**63:
+        raise ManifestError(f"{where}.size must be an integer from 0 to 2^63-1")
     annotations = value.get("annotations") or {}
     if not isinstance(annotations, dict):
         raise ManifestError(f"{where}.annotations must be an object of strings")

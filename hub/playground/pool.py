@@ -29,6 +29,10 @@ class PoolBusy(Exception):
     """No worker became free in time."""
 
 
+class NotReady(Exception):
+    """A fresh worker has not finished starting; it stays in the pool."""
+
+
 class RunFailed(Exception):
     """The run did not come back: killed at the wall clock, or the process died."""
 
@@ -69,8 +73,8 @@ class _Worker:
         if self.ready:
             return
         if not self.conn.poll(timeout):
-            raise RunFailed("crash", f"a sandbox worker did not start within {timeout:g} s")
-        self.conn.recv()
+            raise NotReady(f"a sandbox worker is still starting after {timeout:g} s")
+        self.conn.recv()  # EOFError when it died while starting
         self.ready = True
 
     def alive(self) -> bool:
@@ -124,10 +128,17 @@ class WorkerPool:
                 self._add()
 
     def run(
-        self, kind: str, data: bytes, job: dict[str, Any], timeout: float, wait: float
+        self,
+        kind: str,
+        data: bytes,
+        job: dict[str, Any],
+        timeout: float,
+        wait: float,
+        start_timeout: float = START_TIMEOUT,
     ) -> dict[str, Any]:
-        """The worker's answer; PoolBusy when no worker is free within `wait` seconds;
-        RunFailed when the run exceeds `timeout` seconds or its process dies."""
+        """The worker's answer; PoolBusy when no worker is free within `wait` seconds (or
+        none finished starting within `start_timeout`); RunFailed when the run exceeds
+        `timeout` seconds or its process dies."""
         if self._closed:
             raise PoolBusy("the playground is shutting down")
         self.start()
@@ -139,7 +150,10 @@ class WorkerPool:
         try:
             if not worker.alive():
                 raise RunFailed("crash", "a sandbox worker had died; it was replaced")
-            worker.wait_ready(START_TIMEOUT)
+            try:
+                worker.wait_ready(start_timeout)
+            except NotReady as exc:
+                raise PoolBusy(str(exc)) from None
             started = time.monotonic()
             worker.conn.send((kind, data, job))
             if not worker.conn.poll(timeout + IPC_GRACE):

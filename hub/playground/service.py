@@ -25,6 +25,7 @@ log = logging.getLogger("hub.playground")
 MAX_MODULE = 64 * MIB
 POOL_WAIT = 10.0  # seconds a run may wait for a free worker before the answer is "busy"
 LOAD_CHECK_WAIT = 2.0  # a push waits less: it records "not checked" instead
+LOAD_CHECK_START = 10.0  # nor does it wait long for the first worker to start
 LOAD_CHECK_ABI = "0.2.x"
 
 
@@ -171,6 +172,7 @@ class PlaygroundService:
                 job,
                 timeout=self.load_limits.wall_seconds,
                 wait=LOAD_CHECK_WAIT,
+                start_timeout=LOAD_CHECK_START,
             )
         except PoolBusy as exc:
             return {"ok": None, "reason": f"not checked: {exc}", "abi": LOAD_CHECK_ABI}

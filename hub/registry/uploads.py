@@ -34,6 +34,12 @@ def _created(name: str, blob: BlobInfo) -> Response:
     )
 
 
+def _length(request: Request) -> int | None:
+    """The declared body size, so HUB_MAX_BLOB_BYTES and quotas refuse before reading it."""
+    raw = request.headers.get("content-length", "").strip()
+    return int(raw) if raw.isdigit() else None
+
+
 def _progress(request: Request, name: str, upload: Upload, status: int) -> Response:
     headers = services(request).uploads.progress_headers(name, upload)
     return Response(status_code=status, headers={**API_VERSION, **headers, "Content-Length": "0"})
@@ -60,7 +66,9 @@ async def start_upload(request: Request, name: str) -> Response:
         # spec: a registry that cannot mount answers 202 with an upload session instead.
     if "digest" in query and "mount" not in query:
         digest = parse_digest(query["digest"])
-        blob = await in_thread(svc.uploads.monolithic, name, digest, body_chunks(request))
+        blob = await in_thread(
+            svc.uploads.monolithic, name, digest, body_chunks(request), _length(request)
+        )
         return _created(name, blob)
     upload = await in_thread(svc.uploads.start, name)
     return _progress(request, name, upload, 202)
@@ -86,7 +94,9 @@ def _range_start(request: Request) -> int | None:
 async def patch_upload(request: Request, name: str, upload_id: str) -> Response:
     svc = services(request)
     start = _range_start(request)
-    upload = await in_thread(svc.uploads.append, name, upload_id, body_chunks(request), start)
+    upload = await in_thread(
+        svc.uploads.append, name, upload_id, body_chunks(request), start, _length(request)
+    )
     return _progress(request, name, upload, 202)
 
 
@@ -106,7 +116,8 @@ async def finish_upload(request: Request, name: str, upload_id: str) -> Response
                     {"received": upload.size, "range_start": start},
                     f"chunk starts at byte {start} but {upload.size} bytes were received so far",
                 )
-    blob = await in_thread(svc.uploads.complete, name, upload_id, digest, body)
+    length = _length(request) if body is not None else None
+    blob = await in_thread(svc.uploads.complete, name, upload_id, digest, body, length)
     return _created(name, blob)
 
 

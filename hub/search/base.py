@@ -16,6 +16,10 @@ MAX_PER_PAGE = 100
 MAX_PAGE = 10_000
 MAX_QUERY_CHARS = 256
 MAX_FILTER_CHARS = 255
+# ``loads``: did the latest tag's module load in the proxy-wasm 0.2.x host at push
+# (WasmModule.facts["load_check"]["ok"], hub.playground.service.PlaygroundService.load_check)?
+# A module never checked (ok = null, or pushed before the check existed) is neither.
+LOADS = ("yes", "no")
 
 
 class InvalidQuery(ValueError):
@@ -37,6 +41,7 @@ class SearchQuery:
     variant: str | None = None
     namespace: str | None = None
     toolchain: str | None = None
+    loads: str | None = None  # "yes" | "no" (LOADS)
     sort: str = "relevance"
     page: int = 1
     per_page: int = 20
@@ -48,6 +53,10 @@ class SearchQuery:
     def __post_init__(self) -> None:
         if len(self.q) > MAX_QUERY_CHARS:
             raise InvalidQuery("q", f"q is longer than {MAX_QUERY_CHARS} characters")
+        if self.loads is not None and self.loads not in LOADS:
+            raise InvalidQuery(
+                "loads", f"loads={self.loads[:40]!r}: choose one of {', '.join(LOADS)}"
+            )
         if self.sort not in SORTS:
             raise InvalidQuery("sort", f"sort={self.sort!r}: choose one of {', '.join(SORTS)}")
         if not 1 <= self.page <= MAX_PAGE:
@@ -81,11 +90,13 @@ class SearchHit:
     variant: str | None
     abi_versions: list[str]
     toolchain: str | None
+    # The load check of that module: True/False, None when it was never checked.
+    loads: bool | None
     exact: bool  # the query named this repository exactly
     score: float  # the ranking score (see hub/search/ranking.py); comparable within one query
 
 
-FACETS = ("abi", "variant", "namespace", "toolchain")
+FACETS = ("abi", "variant", "namespace", "toolchain", "loads")
 FACET_LIMIT = 50  # values per facet; a browse over every namespace would otherwise list them all
 
 
@@ -93,7 +104,8 @@ FACET_LIMIT = 50  # values per facet; a browse over every namespace would otherw
 class SearchResult:
     results: list[SearchHit]
     total: int  # every match, not just this page
-    # {"abi": {value: count}, "variant": ..., "namespace": ..., "toolchain": ...}, counted over
+    # {"abi": {value: count}, "variant": ..., "namespace": ..., "toolchain": ...,
+    # "loads": {"yes": n, "no": m}}, counted over
     # the whole (filtered) match set, largest first, at most FACET_LIMIT values each.
     facets: dict[str, dict[str, int]]
 

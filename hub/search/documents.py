@@ -3,8 +3,10 @@ session, and how the shared tables are written."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, delete, insert
 from sqlmodel import Session, col, select
@@ -29,6 +31,7 @@ class Document:
     variant: str
     abi_versions: list[str]
     toolchain: str
+    loads: bool | None = None  # the module's load check at push; None: never checked
 
     def fields(self) -> dict[str, str]:
         """The normalized text of each indexed field (hub.search.text)."""
@@ -58,6 +61,19 @@ def _module(session: Session, repository_id: int, digest: str) -> WasmModule | N
         .order_by(col(WasmModule.manifest_digest))
     ).first()
     return child
+
+
+def load_check_ok(facts: str | None) -> bool | None:
+    """``facts["load_check"]["ok"]`` of a WasmModule's facts JSON (hub.artifacts.modules): True
+    or False when the proxy-wasm host checked the module at push, None when it did not (the
+    check was off, busy, or the module predates it)."""
+    try:
+        found: Any = json.loads(facts or "{}")
+    except ValueError:
+        return None
+    check = found.get("load_check") if isinstance(found, dict) else None
+    ok = check.get("ok") if isinstance(check, dict) else None
+    return ok if isinstance(ok, bool) else None
 
 
 def load(session: Session, repository_id: int) -> Document | None:
@@ -96,6 +112,7 @@ def load(session: Session, repository_id: int) -> Document | None:
         variant=module.variant if module else "",
         abi_versions=sorted({v for v in abi_versions if v}),
         toolchain=module.toolchain if module else "",
+        loads=load_check_ok(module.facts) if module else None,
     )
 
 
@@ -116,6 +133,7 @@ def write_facts(conn: Connection, doc: Document) -> None:
             variant=doc.variant,
             abi_versions=",".join(doc.abi_versions),
             toolchain=doc.toolchain,
+            loads=doc.loads,
             private=doc.private,
             updated_at=doc.updated_at,
         )

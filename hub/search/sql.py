@@ -16,6 +16,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Select,
+    case,
     exists,
     false,
     func,
@@ -119,6 +120,9 @@ class SqlSearch:
             where.append(docs.c.variant == query.variant)
         if query.toolchain:
             where.append(docs.c.toolchain == query.toolchain)
+        if query.loads:
+            # "no" means checked and failed: an unchecked module (NULL) is neither.
+            where.append(docs.c.loads.is_(query.loads == "yes"))
         if query.abi:
             where.append(
                 exists().where(
@@ -145,6 +149,7 @@ class SqlSearch:
                     docs.c.repository,
                     docs.c.variant,
                     docs.c.toolchain,
+                    docs.c.loads,
                     self.popularity.c.stars,
                     self.popularity.c.pulls,
                     docs.c.updated_at,
@@ -170,6 +175,7 @@ class SqlSearch:
         )
         abis = tables.abis
         none, zero = literal(0), literal(0.0)
+        loads = case((m.c.loads.is_(True), literal("yes")), else_=literal("no"))
         rows = conn.execute(
             union_all(
                 select(literal("total"), literal(""), func.count(), none, zero).select_from(m),
@@ -185,6 +191,9 @@ class SqlSearch:
                 select(literal("toolchain"), m.c.toolchain, func.count(), none, zero)
                 .where(m.c.toolchain != "")
                 .group_by(m.c.toolchain),
+                select(literal("loads"), loads, func.count(), none, zero)
+                .where(m.c.loads.is_not(None))
+                .group_by(m.c.loads),
                 select(literal("abi"), abis.c.abi, func.count(), none, zero)
                 .select_from(m.join(abis, abis.c.repository_id == m.c.id))
                 .group_by(abis.c.abi),
@@ -260,6 +269,7 @@ def _hit(row: Any, score: float) -> SearchHit:
         variant=row["variant"] or None,
         abi_versions=_split(row["abi_versions"]),
         toolchain=row["toolchain"] or None,
+        loads=row["loads"],
         exact=bool(row["exact"]),
         score=score,
     )

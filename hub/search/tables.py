@@ -45,6 +45,9 @@ documents = Table(
     Column("variant", String(32), nullable=False),
     Column("abi_versions", String(512), nullable=False),
     Column("toolchain", String(255), nullable=False),
+    # The latest module's load check (hub.search.base.LOADS); NULL: never checked
+    # (migration 0009 added it and fills it for what was indexed before).
+    Column("loads", Boolean, nullable=True),
     Column("private", Boolean, nullable=False),  # Repository.private
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )

@@ -7,10 +7,19 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 from hub.storage.base import CHUNK, BlobNotFound, StorageError
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class FilesystemStorage:
@@ -55,6 +64,7 @@ class FilesystemStorage:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        _fsync_dir(path.parent)  # the rename itself survives a power cut, not only the bytes
         return size
 
     def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -122,6 +132,22 @@ class FilesystemStorage:
 
     def redirect_url(self, key: str, expires_in: int = 300) -> str | None:
         return None
+
+    def stale_temporaries(self, older_than: float, remove: bool) -> list[str]:
+        """Temp files of writes that were killed mid-way (``wasm-hub fsck``), older than
+        ``older_than`` seconds so a write in progress is never touched."""
+        cutoff = time.time() - older_than
+        found: list[str] = []
+        for path in sorted(self.root.rglob(".tmp-*")):
+            try:
+                if not path.is_file() or path.stat().st_mtime >= cutoff:
+                    continue
+                if remove:
+                    path.unlink(missing_ok=True)
+            except OSError:
+                continue
+            found.append(path.relative_to(self.root).as_posix())
+        return found
 
     def check(self) -> None:
         try:

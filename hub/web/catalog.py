@@ -21,6 +21,7 @@ FACET_TITLES = {
     "variant": "Variant",
     "toolchain": "Toolchain",
     "namespace": "Namespace",
+    "loads": "Loads in proxy-wasm host",
 }
 SORT_TITLES = {
     "relevance": "Best match",
@@ -77,6 +78,7 @@ async def search_page(request: Request) -> Response:
         "variant": query.variant,
         "toolchain": query.toolchain,
         "namespace": query.namespace,
+        "loads": query.loads,
         "sort": None if query.sort == "relevance" else query.sort,
     }
     last = max(1, -(-result.total // query.per_page))

@@ -5,7 +5,6 @@ visibility from hub.auth.access: the web pages make no access decisions of their
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +13,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from hub.api.common import identify
-from hub.api.errors import ApiError, Forbidden
+from hub.api.errors import ApiError
+from hub.auth import sessions
 from hub.auth.access import ANONYMOUS, Identity
 from hub.oci.errors import RegistryError
 from hub.registry.streams import in_thread
@@ -40,10 +40,21 @@ async def viewer(request: Request) -> Viewer:
     found: Viewer | None = getattr(request.state, "viewer", None)
     if found is not None:
         return found
-    try:
-        identity = await identify(request)
-    except ApiError:
-        identity = ANONYMOUS
+    cookie_form = (
+        request.method in sessions.UNSAFE_METHODS
+        and not request.headers.get("authorization")
+        and request.cookies.get(sessions.SESSION_COOKIE)
+    )
+    if cookie_form:
+        # A form post from a signed-in browser: identify() would want the X-CSRF-Token
+        # header scripts send; every form handler checks the form's csrf_token field
+        # (check_csrf) before it changes anything.
+        identity = await sessions.session_identity(request) or ANONYMOUS
+    else:
+        try:
+            identity = await identify(request)
+        except ApiError:
+            identity = ANONYMOUS
     access = services(request).access
     if identity.user_id is None:
         # No database work for an anonymous caller: skip the thread hop.
@@ -55,25 +66,13 @@ async def viewer(request: Request) -> Viewer:
     return found
 
 
-def _sessions() -> Any:
-    # hub.auth.sessions (the sign-in work) owns the cookie and the CSRF token.
-    try:
-        return importlib.import_module("hub.auth.sessions")
-    except ModuleNotFoundError:
-        return None
-
-
 def csrf_token(request: Request) -> str:
     """The token forms carry as ``csrf_token`` (and scripts send as X-CSRF-Token)."""
-    sessions = _sessions()
-    return "" if sessions is None else str(sessions.csrf_token(request))
+    return sessions.csrf_token(request)
 
 
 async def check_csrf(request: Request, submitted: str | None) -> None:
-    """403 unless the form carried this session's CSRF token; without sessions, always 403."""
-    sessions = _sessions()
-    if sessions is None:
-        raise Forbidden("forms need a signed-in browser session")
+    """403 unless the form carried this browser's CSRF token (hub.auth.sessions)."""
     await sessions.check_csrf(request, submitted)
 
 

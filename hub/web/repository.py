@@ -22,6 +22,11 @@ from hub.services import services
 from hub.web.context import Viewer, check_csrf, has_tryit, html_errors, page, viewer
 
 TABS = ("readme", "tags", "deploy", "tryit")
+# A page opened on another tab lists this many tags (newest first) and links to all of them;
+# tag pickers offer this many (and the one asked for): hundreds of rows cost more to render
+# than everything else on the page.
+TABLE_PREVIEW = 20
+PICKER_TAGS = 50
 DEFAULT_TARGET = "istio"
 
 
@@ -41,10 +46,9 @@ def _check(name: str) -> str:
 
 
 def default_ref(info: RepositoryOverview) -> str | None:
-    names = [t.name for t in info.tags]
-    if "latest" in names:
+    if info.has_latest:
         return "latest"
-    return names[0] if names else None  # tags come newest first
+    return info.tags[0].name if info.tags else None  # tags come newest first
 
 
 def pull_commands(host: str, name: str, ref: str | None) -> list[dict[str, str]]:
@@ -67,8 +71,8 @@ def _deploy(
     if chosen not in TARGET_MODULES:
         chosen = DEFAULT_TARGET
     wanted = request.query_params.get("ref")
-    if wanted and any(t.name == wanted for t in info.tags):
-        ref = wanted
+    if wanted and valid_tag(wanted):
+        ref = wanted  # the deploy service answers for a tag that is not there
     out: dict[str, Any] = {
         "targets": [(t.name, t.summary) for t in all_targets()],
         "target": chosen,
@@ -89,6 +93,9 @@ def _deploy(
         result = service.render(info.repository.name, ref, chosen, {}, who.visible)
     except DeployError as exc:
         out["error"] = exc.message
+        return out
+    except ManifestUnknown:
+        out["error"] = f"{info.repository.name} has no tag {ref!r}."
         return out
     out["yaml"] = result.to_yaml()
     out["compatible"] = result.compatibility.compatible
@@ -112,16 +119,21 @@ async def repository_page(request: Request, name: str) -> Response:
 
 def _repository_context(request: Request, who: Viewer, name: str) -> dict[str, Any]:
     svc = services(request)
-    info = svc.details.overview(name, who.visible)
-    repo = info.repository
-    starred = False
-    if who.identity.user_id is not None and repo.id is not None:
-        starred = repo.id in svc.stars.starred(who.identity.user_id, [repo.id])
     tab = request.query_params.get("tab", "readme")
     tryit = has_tryit()
     if tab not in TABS or (tab == "tryit" and not tryit):
         tab = "readme"
+    info = svc.details.overview(name, who.visible, None if tab == "tags" else PICKER_TAGS)
+    repo = info.repository
+    starred = False
+    if who.identity.user_id is not None and repo.id is not None:
+        starred = repo.id in svc.stars.starred(who.identity.user_id, [repo.id])
     ref = default_ref(info)
+    deploy = _deploy(request, who, info, ref, tab == "deploy")
+    names = [t.name for t in info.tags[:PICKER_TAGS]]
+    for wanted in (ref, deploy["ref"]):
+        if wanted and wanted not in names:
+            names.append(wanted)
     may_admin = who.username is not None and svc.access.administers(
         who.identity, namespace_of(name)
     )
@@ -136,7 +148,10 @@ def _repository_context(request: Request, who: Viewer, name: str) -> dict[str, A
         "ref": ref,
         "pulls": pull_commands(_host(request), name, ref),
         "starred": starred,
-        "deploy": _deploy(request, who, info, ref, tab == "deploy"),
+        "deploy": deploy,
+        "table_tags": info.tags if tab == "tags" else info.tags[:TABLE_PREVIEW],
+        # Tag names for the deploy and "Try it" pickers (_tryit.html reads `tags`).
+        "tags": names,
         "may_admin": may_admin,
     }
 

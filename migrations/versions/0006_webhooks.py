@@ -1,7 +1,7 @@
 """events: webhooks, their delivery queue and delivery log (additive: three new tables)
 
 Revision ID: 0006_webhooks
-Revises: 0004
+Revises: 0005_signin
 Create Date: 2026-11-26 01:39:25.171366
 """
 

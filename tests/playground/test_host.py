@@ -169,7 +169,10 @@ def test_logs_are_capped() -> None:
       (drop (call $log (i32.const 2) (i32.const 16) (i32.const 10)))
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br_if $more (i32.lt_u (local.get $i) (i32.const 50))))
-    (i32.const 1)"""
-    result = run(modules.skeleton(configure=chatty), limits={"max_log_entries": 10})
+    (i32.const 0)"""
+    result = run(
+        modules.skeleton(request_headers=chatty),
+        limits={"max_log_entries": 10},
+    )
     assert result["ok"], result["verdict"]
     assert len(result["logs"]) == 10 and result["logs_dropped"] == 41  # 51 logged in all

@@ -49,3 +49,15 @@ def test_busy_pool_answers_busy(pool: WorkerPool) -> None:
             pool.run("load_check", modules.skeleton(), {}, timeout=1, wait=0.05)
     finally:
         pool._idle.put(worker)
+
+
+def test_a_worker_still_starting_answers_busy_and_stays() -> None:
+    fresh = WorkerPool(1)
+    try:
+        with pytest.raises(PoolBusy, match="still starting"):
+            fresh.run("load_check", modules.skeleton(), {}, timeout=5, wait=5, start_timeout=0)
+        [worker] = list(fresh._all)
+        assert fresh.run("load_check", modules.skeleton(), {}, timeout=5, wait=5)["ok"] is True
+        assert list(fresh._all) == [worker]  # the same process, not a replacement
+    finally:
+        fresh.close()

@@ -9,6 +9,7 @@ same session, then one commit.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -51,6 +52,14 @@ class Module:
     toolchain: str = "rustc 1.78.0"
     pushed: int = 0  # minutes after BASE_TIME
     index_manifest: bool = False  # tag an image index whose child carries the module
+    # facts["load_check"]["ok"] as hub.artifacts.modules records it; "absent": no check fact
+    loads: bool | None | str = "absent"
+
+    def facts(self) -> str:
+        if self.loads == "absent":
+            return "{}"
+        check = {"ok": self.loads, "reason": "", "abi": "0.2.x"}
+        return json.dumps({"load_check": check})
 
 
 @dataclass
@@ -159,6 +168,7 @@ class Catalog:
                 module_size=1,
                 abi_versions=module.abi_versions,
                 toolchain=module.toolchain,
+                facts=module.facts(),
             )
         )
         session.add(

@@ -173,6 +173,7 @@ def test_facets_count_the_whole_match_set(catalog: Catalog) -> None:
         "variant": {"compat": 3, "wasme-oci": 1},
         "namespace": {"acme": 3, "solo": 2},
         "toolchain": {"rustc 1.78.0": 2, "tinygo 0.30.0": 2},
+        "loads": {},  # none of these modules was load-checked
     }
     assert catalog.query().facets == result.facets  # browsing counts the same catalog
 
@@ -195,6 +196,47 @@ def test_filters_combine_with_and(catalog: Catalog) -> None:
     assert filtered.facets["variant"] == {"compat": 3}
     assert filtered.facets["namespace"] == {"acme": 2, "solo": 1}
     assert filtered.facets["abi"] == {"proxy_abi_version_0_2_1": 2, "v0-4689a3": 2}
+
+
+def test_loads_filters_and_counts_the_load_check(catalog: Catalog) -> None:
+    # The load check at push (WasmModule.facts["load_check"]["ok"]) of the latest tag only.
+    catalog.add("acme/loads", keywords="filter", modules=(Module("v1", loads=True),))
+    catalog.add("acme/broken", keywords="filter", modules=(Module("v1", loads=False),))
+    catalog.add("acme/busy", keywords="filter", modules=(Module("v1", loads=None),))
+    catalog.add("acme/old", keywords="filter", modules=(Module("v1"),))  # before the check
+    catalog.add(
+        "acme/fixed",
+        keywords="filter",
+        modules=(Module("v1", loads=False, pushed=1), Module("v2", loads=True, pushed=2)),
+    )
+    catalog.add(
+        "solo/indexed", keywords="other", modules=(Module("v1", loads=True, index_manifest=True),)
+    )
+    catalog.add("solo/bare", keywords="filter")
+
+    assert catalog.names(loads="yes") == ["acme/fixed", "acme/loads", "solo/indexed"]
+    assert catalog.names(loads="no") == ["acme/broken"]
+    assert catalog.names("filter", loads="yes") == ["acme/fixed", "acme/loads"]
+    assert catalog.names(loads="yes", namespace="solo") == ["solo/indexed"]
+    assert catalog.names(loads="no", namespace="solo") == []
+
+    # Unchecked (null) and module-less repositories count under neither value.
+    assert catalog.query(per_page=1).facets["loads"] == {"yes": 3, "no": 1}
+    assert catalog.query("filter").facets["loads"] == {"yes": 2, "no": 1}
+    narrowed = catalog.query(loads="no")
+    assert narrowed.total == 1 and narrowed.facets["loads"] == {"no": 1}
+    assert narrowed.facets["namespace"] == {"acme": 1}
+
+    hits = {h.repository: h.loads for h in catalog.query(per_page=10).results}
+    assert hits == {
+        "acme/loads": True,
+        "acme/broken": False,
+        "acme/busy": None,
+        "acme/old": None,
+        "acme/fixed": True,
+        "solo/indexed": True,
+        "solo/bare": None,
+    }
 
 
 def test_results_carry_the_latest_tags_facts(catalog: Catalog) -> None:

@@ -22,7 +22,8 @@ def test_browse_answers_results_total_and_facets(live_server: HubServer) -> None
     assert set(body) == {"results", "total", "page", "per_page", "facets"}
     assert isinstance(body["results"], list) and isinstance(body["total"], int)
     assert (body["page"], body["per_page"]) == (1, 20)
-    assert set(body["facets"]) == {"abi", "variant", "namespace", "toolchain"}
+    assert set(body["facets"]) == {"abi", "variant", "namespace", "toolchain", "loads"}
+    assert set(body["facets"]["loads"]) <= {"yes", "no"}
 
 
 def test_a_query_with_every_parameter(live_server: HubServer) -> None:
@@ -32,6 +33,7 @@ def test_a_query_with_every_parameter(live_server: HubServer) -> None:
         "variant": "compat",
         "namespace": "acme",
         "toolchain": "rustc 1.78.0",
+        "loads": "yes",
         "sort": "stars",
         "page": "2",
         "per_page": "5",
@@ -55,6 +57,7 @@ def test_a_query_with_every_parameter(live_server: HubServer) -> None:
         ({"per_page": "-1"}, "per_page"),
         ({"q": "x" * 257}, "q"),
         ({"variant": "v" * 256}, "variant"),
+        ({"loads": "maybe"}, "loads"),
     ],
 )
 def test_bad_parameters_are_400_in_the_error_envelope(
@@ -67,6 +70,14 @@ def test_bad_parameters_are_400_in_the_error_envelope(
     assert errors[0]["code"] == "BAD_REQUEST"
     assert parameter in errors[0]["message"]
     assert parameter in errors[0]["detail"]
+
+
+def test_a_bad_loads_value_names_the_choices(live_server: HubServer) -> None:
+    response = httpx.get(f"{live_server.url}/api/v1/search", params={"loads": "true"}, timeout=10)
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["message"] == "loads='true': choose one of yes, no"
+    assert error["detail"] == {"loads": "true"}
 
 
 def push_compat(client: httpx.Client, repo: str, tag: str) -> None:
@@ -94,6 +105,20 @@ def test_push_metadata_and_delete_keep_the_index_current(live_server: HubServer)
         assert hit["repository"] == repo and hit["exact"] is True
         assert hit["latest_tag"] == "v1" and hit["variant"] == "compat"
         assert body["facets"]["namespace"][ns] == 1
+        # The load check at push refused it (no proxy_abi_version_0_2_x marker in the
+        # minimal module): found with loads=no, never with loads=yes.
+        assert hit["loads"] is False
+        refused = client.get("/api/v1/search", params={"namespace": ns, "loads": "no"}).json()
+        assert [h["repository"] for h in refused["results"]] == [repo]
+        assert refused["facets"]["loads"] == {"no": 1}
+        loading = client.get("/api/v1/search", params={"namespace": ns, "loads": "yes"}).json()
+        assert loading["total"] == 0 and loading["results"] == []
+        # The web search page offers the same facet and filter.
+        html = client.get("/search", params={"namespace": ns, "loads": "no"}).text
+        assert "Loads in proxy-wasm host" in html
+        assert 'aria-label="Clear Loads in proxy-wasm host filter no"' in html
+        assert f'href="/r/{repo}"' in html
+        assert f'href="/r/{repo}"' not in client.get(f"/search?namespace={ns}&loads=yes").text
 
         r = client.patch(f"/api/v1/repositories/{repo}", json={"description": f"zebra{ns} headers"})
         assert r.status_code == 200, r.text

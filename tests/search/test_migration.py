@@ -80,6 +80,8 @@ def test_0003_creates_the_index_and_backfills(engine: Engine) -> None:
     tables = set(inspect(engine).get_table_names())
     assert {"search_documents", "search_abis"} <= tables
     assert ("search_fts" if engine.dialect.name == "sqlite" else "search_text") in tables
+    # Today's queries need today's columns (0009 adds search_documents.loads).
+    command.upgrade(_config(engine), "head")
 
     search = open_search(engine)
     result = search.query(SearchQuery(q="header"))
@@ -93,5 +95,35 @@ def test_0003_creates_the_index_and_backfills(engine: Engine) -> None:
     command.downgrade(_config(engine), "0002")
     tables = set(inspect(engine).get_table_names())
     assert not {t for t in tables if t.startswith("search_")}
-    command.upgrade(_config(engine), "0003")  # and back, backfilling again
+    command.upgrade(_config(engine), "head")  # and back, backfilling again
     assert open_search(engine).query(SearchQuery()).total == 2
+
+
+def test_0009_adds_loads_and_fills_it_from_the_stored_load_check(engine: Engine) -> None:
+    command.upgrade(_config(engine), "0002")
+    seed_at_0002(engine)
+    command.upgrade(_config(engine), "0008_reliability")
+    # acme/add-header's module was load-checked at push before the upgrade and loaded;
+    # acme/ratelimit has no tag, so no module and no check.
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE wasm_modules SET facts = :f"),
+            {"f": '{"load_check": {"ok": true, "reason": "", "abi": "0.2.x"}}'},
+        )
+    foreign_keys = inspect(engine).get_foreign_keys("search_documents")
+    command.upgrade(_config(engine), "0009_search_loads")
+
+    search = open_search(engine)
+    assert [h.repository for h in search.query(SearchQuery(loads="yes")).results] == [
+        "acme/add-header"
+    ]
+    assert search.query(SearchQuery(loads="no")).total == 0
+    assert search.query(SearchQuery()).facets["loads"] == {"yes": 1}
+
+    command.downgrade(_config(engine), "0008_reliability")
+    columns = {c["name"] for c in inspect(engine).get_columns("search_documents")}
+    assert "loads" not in columns and "toolchain" in columns
+    # SQLite rebuilt the table to drop the column: its cascading foreign keys survive.
+    assert inspect(engine).get_foreign_keys("search_documents") == foreign_keys
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM search_documents")).scalar() == 2

@@ -22,6 +22,8 @@ from hub.search.sqlite import fts_query
         ({"q": "x" * 257}, "q"),
         ({"abi": "a" * 256}, "abi"),
         ({"toolchain": "rustc\x00"}, "toolchain"),
+        ({"loads": "true"}, "loads"),
+        ({"loads": "YES"}, "loads"),
     ],
 )
 def test_out_of_range_queries_are_refused(options: dict[str, object], parameter: str) -> None:

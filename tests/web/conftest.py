@@ -24,12 +24,14 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Route,
+    expect,
     sync_playwright,
 )
 
 from hub.auth.accounts import AccountService
 from hub.db.engine import make_engine
 from hub.db.migrate import upgrade
+from tests.support.oidc_provider import OidcProvider
 from tests.support.server import HubServer
 from tests.web.seed import proxy_module, push_filter, seed
 
@@ -76,9 +78,14 @@ class Hub:
 
 
 @pytest.fixture(scope="session")
-def hub(tmp_path_factory: pytest.TempPathFactory, real_filter: bytes) -> Iterator[Hub]:
+def hub(
+    tmp_path_factory: pytest.TempPathFactory, real_filter: bytes, oidc_provider: OidcProvider
+) -> Iterator[Hub]:
     workdir = tmp_path_factory.mktemp("hub-web")
-    server = HubServer(workdir, {"HUB_AUTH": "required"})
+    # Many sign-ins from one address in a few seconds: the rate limit has its own tests.
+    server = HubServer(workdir, {"HUB_AUTH": "required", "HUB_SIGNIN_RATE_PER_MINUTE": "1000"})
+    # A real OpenID provider (node oidc-provider) as the sign-in page's "Corp SSO" button.
+    server.env.update(oidc_provider.hub_env("corp", server.url, title="Corp SSO"))
     found = Hub(server)
     # Accounts through the service `wasm-hub user create` and `org create` call, in this
     # process: a CLI start per user costs seconds on a busy machine.
@@ -119,6 +126,7 @@ class Browse:
     problems: list[str] = field(default_factory=list)
     expected: list[str] = field(default_factory=list)  # console texts a test expects
     contexts: list[BrowserContext] = field(default_factory=list)
+    allowed: list[str] = field(default_factory=list)  # other origins a test visits on purpose
 
     def context(self, user: str | None = None, **options: Any) -> BrowserContext:
         if user is not None:
@@ -136,12 +144,17 @@ class Browse:
         hub_origin = urlsplit(self.hub.url).netloc
 
         def guard(route: Route) -> None:
-            # Nothing may leave the hub: no CDN, no web font, no tracker.
-            if urlsplit(route.request.url).netloc != hub_origin:
-                self.problems.append(f"request outside the hub: {route.request.url}")
-                route.abort()
-            else:
+            # Nothing may leave the hub: no CDN, no web font, no tracker. (A page of another
+            # origin a test visits on purpose, the OpenID provider's, is not the hub's doing;
+            # its own outside requests are cut off all the same.)
+            target = urlsplit(route.request.url).netloc
+            if target in (hub_origin, *self.allowed):
                 route.continue_()
+                return
+            frame = urlsplit(route.request.frame.url).netloc if route.request.frame else ""
+            if frame in ("", hub_origin):
+                self.problems.append(f"request outside the hub: {route.request.url}")
+            route.abort()
 
         context.route("**/*", guard)
         self.contexts.append(context)
@@ -150,14 +163,23 @@ class Browse:
     def page(self, user: str | None = None, **options: Any) -> Page:
         page = self.context(user, **options).new_page()
 
+        hub_origin = urlsplit(self.hub.url).netloc
+
         def console(message: ConsoleMessage) -> None:
+            if urlsplit(page.url).netloc != hub_origin:
+                return  # another site's page (the OpenID provider's), not ours to judge
             if message.type in ("error", "warning") and not any(
                 e in message.text for e in self.expected
             ):
                 self.problems.append(f"console {message.type}: {message.text}")
 
         page.on("console", console)
-        page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
+
+        def page_error(exc: Exception) -> None:
+            if urlsplit(page.url).netloc == hub_origin:
+                self.problems.append(f"page error: {exc}")
+
+        page.on("pageerror", page_error)
         return page
 
     def close(self) -> None:
@@ -175,4 +197,17 @@ def browse(hub: Hub, browser: Browser) -> Iterator[Browse]:
 
 def screenshot(page: Page, name: str) -> None:
     SCREENSHOTS.mkdir(exist_ok=True)
+    # From the top: a page scrolled to an anchor would draw its sticky header mid-image.
+    page.evaluate("window.scrollTo(0, 0)")
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def sign_in(browse: Browse, user: str, **options: Any) -> Page:
+    """A browser signed in with the local form (a hub_session cookie, no Authorization)."""
+    page = browse.page(**options)
+    page.goto("/signin")
+    page.get_by_label("Username").fill(user)
+    page.get_by_label("Password").fill(PASSWORDS[user])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator(".user-link")).to_have_text(user)
+    return page

@@ -186,6 +186,45 @@ def seed(client: httpx.Client, real_filter: bytes) -> None:
             },
         )
     describe(client, "acme/add-header", readme=README, keywords=["headers", "example"])
+    latest = client.get("/v2/acme/add-header/manifests/latest", headers={"Accept": OCI_MANIFEST})
+    push_signature(client, "acme/add-header", digest(latest.content), len(latest.content))
     for repo, description, keywords, language in CATALOG:
         push_filter(client, repo, "v1.0.0", proxy_module(repo, language=language))
         describe(client, repo, description=description, keywords=keywords)
+
+
+def push_signature(client: httpx.Client, repo: str, subject_digest: str, size: int) -> str:
+    """A cosign-style signature artifact whose subject is ``subject_digest`` (OCI 1.1
+    referrers): what the tag page lists under Referrers."""
+    config = b"{}"
+    payload = (
+        b'{"critical":{"image":{"docker-manifest-digest":"' + subject_digest.encode() + b'"}}}'
+    )
+    for blob in (config, payload):
+        r = client.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest(blob)}, content=blob)
+        assert r.status_code == 201, r.text
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST,
+        "artifactType": "application/vnd.dev.cosign.artifact.sig.v1+json",
+        "config": {
+            "mediaType": "application/vnd.oci.empty.v1+json",
+            "digest": digest(config),
+            "size": len(config),
+        },
+        "layers": [
+            {
+                "mediaType": "application/vnd.dev.cosign.simplesigning.v1+json",
+                "digest": digest(payload),
+                "size": len(payload),
+            }
+        ],
+        "subject": {"mediaType": OCI_MANIFEST, "digest": subject_digest, "size": size},
+        "annotations": {"dev.sigstore.cosign/signer": "ci@acme.example"},
+    }
+    raw = json.dumps(manifest).encode()
+    r = client.put(
+        f"/v2/{repo}/manifests/{digest(raw)}", content=raw, headers={"Content-Type": OCI_MANIFEST}
+    )
+    assert r.status_code == 201, r.text
+    return digest(raw)

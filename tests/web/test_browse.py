@@ -9,6 +9,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.web.conftest import Browse, Hub, screenshot
+from tests.web.seed import proxy_module, push_filter
 
 
 def test_home_lists_filters_and_searches(browse: Browse) -> None:
@@ -25,10 +26,13 @@ def test_home_lists_filters_and_searches(browse: Browse) -> None:
     expect(page.locator("#results .card")).to_have_count(2)
 
 
-def test_search_as_you_type_with_facets_and_sort(browse: Browse) -> None:
+def test_search_as_you_type_with_facets_and_sort(browse: Browse, hub: Hub) -> None:
+    with hub.client() as anonymous:  # other tests may add public filters
+        total = anonymous.get("/api/v1/search").json()["total"]
+    assert total >= 6
     page = browse.page()
     page.goto("/search")
-    expect(page.locator("#result-count")).to_have_text("6 filters")
+    expect(page.locator("#result-count")).to_have_text(f"{total} filters")
     box = page.get_by_role("searchbox", name="Search filters")
     box.press_sequentially("jwt", delay=30)
     # No navigation: the script asks /api/v1/search and redraws in place.
@@ -93,10 +97,14 @@ def test_tabs_follow_the_keyboard(browse: Browse) -> None:
     expect(page.get_by_role("tab", name="Tags")).to_be_focused()
     expect(page.get_by_role("tab", name="Tags")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#panel-tags")).to_be_visible()
-    page.keyboard.press("End")
+    page.keyboard.press("End")  # the last tab: the playground's "Try it"
+    expect(page.get_by_role("tab", name="Try it")).to_be_focused()
+    page.keyboard.press("ArrowLeft")
     expect(page.get_by_role("tab", name="Deploy")).to_be_focused()
-    page.keyboard.press("ArrowRight")  # wraps to the first tab
-    expect(page.get_by_role("tab", name="README")).to_be_focused()
+    expect(page.locator("#panel-deploy")).to_be_visible()
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowLeft")  # wraps to the last tab
+    expect(page.get_by_role("tab", name="Try it")).to_be_focused()
 
 
 def test_deploy_tab_switches_targets(browse: Browse, hub: Hub) -> None:
@@ -110,7 +118,7 @@ def test_deploy_tab_switches_targets(browse: Browse, hub: Hub) -> None:
     expect(output).to_contain_text("kind: WasmPlugin")
     with hub.client() as anonymous:
         for target in ("envoy", "envoy_gateway", "kuma"):
-            page.get_by_label("Target").select_option(target)
+            page.locator("#panel-deploy").get_by_label("Target").select_option(target)
             expected = anonymous.get(
                 "/api/v1/deploy",
                 params={"repository": "acme/add-header", "ref": "latest", "target": target},
@@ -119,7 +127,10 @@ def test_deploy_tab_switches_targets(browse: Browse, hub: Hub) -> None:
             # The page shows the deploy service's own output, not a copy of its logic.
             expect(output).to_have_text(expected.text)
     expect(page).to_have_url(re.compile(r"target=kuma"))
-    page.get_by_label("Tag", exact=True).select_option("v0.1.0")
+    page.goto("/r/acme/add-header?tab=deploy&ref=no-such-tag")
+    expect(page.locator("#deploy-error")).to_have_text("acme/add-header has no tag 'no-such-tag'.")
+    page.goto("/r/acme/add-header?tab=deploy")
+    page.locator("#panel-deploy").get_by_label("Tag", exact=True).select_option("v0.1.0")
     expect(output).to_contain_text("acme/add-header (v0.1.0)")
     screenshot(page, "deploy")
 
@@ -132,9 +143,15 @@ def test_tag_page_shows_module_facts(browse: Browse) -> None:
     expect(module.locator(".symbol-list").first).to_contain_text("proxy_abi_version_0_2_0")
     expect(module.locator(".symbol-list").nth(1)).to_contain_text("wasi_unstable.proc_exit")
     expect(page.locator("section[aria-labelledby=layers-title] tbody tr")).to_have_count(2)
+    referrers = page.locator("section[aria-labelledby=referrers-title] tbody tr")
+    expect(referrers).to_have_count(1)
+    expect(referrers).to_contain_text("application/vnd.dev.cosign.artifact.sig.v1+json")
+    expect(referrers).to_contain_text("ci@acme.example")
+    page.goto("/r/acme/add-header/tags/v0.1.0")
     expect(page.locator("section[aria-labelledby=referrers-title]")).to_contain_text(
         "No signatures"
     )
+    page.goto("/r/acme/add-header/tags/latest")
     page.get_by_text("Manifest JSON").click()
     expect(page.locator("details.raw pre")).to_contain_text('"schemaVersion": 2')
     screenshot(page, "tag")
@@ -160,7 +177,7 @@ def test_pages_work_without_javascript(browse: Browse) -> None:
     expect(page.locator("#panel-deploy")).to_be_hidden()
     page.get_by_role("tab", name="Deploy").click()  # a link: ?tab=deploy
     expect(page.locator("#panel-deploy")).to_be_visible()
-    page.get_by_label("Target").select_option("gloo")
+    page.locator("#panel-deploy").get_by_label("Target").select_option("gloo")
     page.get_by_role("button", name="Show").click()
     expect(page).to_have_url(re.compile(r"target=gloo"))
     expect(page.locator("#deploy-output")).to_contain_text("gloo")
@@ -186,3 +203,20 @@ def test_unknown_pages_are_404(browse: Browse) -> None:
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", name="Not found")).to_be_visible()
     screenshot(page, "not-found")
+
+
+def test_long_tag_lists_link_to_all(browse: Browse, hub: Hub) -> None:
+    name = "tetrate/many-tags"
+    with hub.client("admin") as admin:
+        for i in range(23):
+            push_filter(admin, name, f"v0.{i}", proxy_module(f"many-{i}"))
+    page = browse.page()
+    page.goto(f"/r/{name}")
+    page.get_by_role("tab", name="Tags").click()
+    rows = page.locator("#panel-tags tbody tr")
+    expect(rows).to_have_count(20)  # the newest 20, then a link to the whole list
+    expect(rows.first.locator("th")).to_have_text("v0.22")
+    page.get_by_role("link", name="Show all 23 tags").click()
+    expect(page).to_have_url(re.compile(r"\?tab=tags$"))
+    expect(rows).to_have_count(23)
+    expect(page.get_by_role("tab", name="Tags")).to_contain_text("23")

@@ -23,7 +23,7 @@ def test_outsiders_get_404_everywhere(browse: Browse, who: str | None) -> None:
     page.goto("/search?q=secret")
     expect(page.locator("#result-count")).to_have_text("0 filters for “secret”")
     page.goto("/u/alice")
-    expect(page.locator(".card")).to_have_count(0)
+    expect(page.locator(".card", has_text="secret-filter")).to_have_count(0)
 
 
 def test_the_owner_sees_it(browse: Browse) -> None:
@@ -34,5 +34,5 @@ def test_the_owner_sees_it(browse: Browse) -> None:
     page.goto("/search?q=secret")
     expect(page.locator("#results .card-title")).to_have_text([PRIVATE])
     page.goto("/u/alice")
-    expect(page.locator(".card")).to_have_count(1)
+    expect(page.locator(".card", has_text="secret-filter")).to_have_count(1)
     screenshot(page, "private-owner")
