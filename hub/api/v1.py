@@ -13,7 +13,7 @@ from starlette.routing import Route
 from hub.api.common import identify, int_param, rfc3339, visible
 from hub.api.errors import BadRequest, Forbidden, NotFound
 from hub.artifacts.details import RepositoryInfo, TagInfo, module_json
-from hub.auth.access import Identity, namespace_of
+from hub.auth.access import namespace_of
 from hub.oci.digest import Digest
 from hub.oci.errors import NameUnknown
 from hub.oci.reference import valid_name
@@ -125,7 +125,7 @@ async def _update(request: Request, name: str) -> Response:
         if not isinstance(value, bool):
             raise BadRequest("private must be true or false")
         # Visibility is the namespace owners' decision, not every pusher's.
-        if not await in_thread(_owns_namespace, request, identity, name):
+        if not await in_thread(services(request).access.administers, identity, namespace_of(name)):
             raise Forbidden("only owners of the namespace may change visibility")
         changes["private"] = value
     for key, value in body.items():
@@ -142,17 +142,6 @@ async def _update(request: Request, name: str) -> Response:
         raise NotFound(f"repository {name!r} does not exist") from None
     info = await _detail(request, name)
     return JSONResponse({**repository_json(info), "readme": info.repository.readme})
-
-
-def _owns_namespace(request: Request, identity: Identity, name: str) -> bool:
-    from sqlmodel import Session
-
-    svc = services(request)
-    if svc.access.open:
-        return True
-    with Session(svc.engine) as session:
-        owned = svc.access.namespace_actions(session, identity, namespace_of(name))
-    return "admin" in owned
 
 
 async def download_module(request: Request) -> Response:
