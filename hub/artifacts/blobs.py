@@ -6,17 +6,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, bindparam, update
+from sqlalchemy import Engine, Table, bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
 from hub.db.models import Blob, Repository, RepositoryBlob, utcnow
+from hub.db.statements import insert_or_ignore
 from hub.limits import quotas
 from hub.oci.digest import Digest
 from hub.oci.errors import BlobUnknown, BlobUploadInvalid
 from hub.storage import Storage
 from hub.storage.paths import blob_key
+
+BLOBS: Table = Blob.__table__  # type: ignore[attr-defined]
+LINKS: Table = RepositoryBlob.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,16 @@ def claim(engine: Engine, digest: Digest, size: int) -> None:
     UPDATE waits for such a transaction. So once claim() returns, no gc run can remove the
     bytes about to be written for the grace period, and a gc run that already removed them
     has finished (the write that follows puts them back). Nothing is servable from the row
-    alone: a repository serves a blob only once link() has run, after the bytes are stored."""
+    alone: a repository serves a blob only once link() has run, after the bytes are stored.
+
+    When there is no row at all, there is nothing to claim and nothing is written (one write
+    transaction less per new blob): gc and fsck delete bytes only through a blob's row, and a
+    row created from now on, by link() after the bytes are stored or by a concurrent pusher,
+    is fresh for the whole grace period. A row read here as present but deleted meanwhile by a
+    gc run is handled below: the UPDATE waits for that run and then inserts."""
     with Session(engine) as session:
+        if session.exec(select(Blob.digest).where(col(Blob.digest) == str(digest))).first() is None:
+            return
         now = utcnow()
         touched = session.execute(
             update(Blob).where(col(Blob.digest) == str(digest)).values(touched_at=now)
@@ -56,42 +68,46 @@ def claim(engine: Engine, digest: Digest, size: int) -> None:
 
 
 def record(session: Session, digest: Digest, size: int) -> None:
-    """Note that storage holds these bytes, so gc can find them without a storage walk."""
-    if session.get(Blob, str(digest)) is None:
-        try:
-            with session.begin_nested():
-                session.add(Blob(digest=str(digest), size=size))
-        except IntegrityError:
-            pass
+    """Note that storage holds these bytes, so gc can find them without a storage walk. An
+    existing row is left as it is (claim() decides about touching it)."""
+    now = utcnow()
+    insert_or_ignore(
+        session, BLOBS, ["digest"], digest=str(digest), size=size, created_at=now, touched_at=now
+    )
 
 
 def link(session: Session, repository_id: int, digest: Digest, size: int) -> None:
     """Record the blob and let the repository serve it (idempotent, race-safe). An existing
     link is touched, so gc spares it for another grace period; a new one counts against the
     namespace's quota (hub.limits.quotas)."""
-    record(session, digest, size)
+    now = utcnow()
     touched = session.execute(
-        update(RepositoryBlob)
-        .where(
-            col(RepositoryBlob.repository_id) == repository_id,
-            col(RepositoryBlob.digest) == str(digest),
-        )
-        .values(touched_at=utcnow())
+        update(LINKS)
+        .where(LINKS.c.repository_id == repository_id, LINKS.c.digest == str(digest))
+        .values(touched_at=now)
     )
     if touched.rowcount == 1:  # type: ignore[attr-defined]
         return
+    record(session, digest, size)
     quotas.enforce(session, repository_id, str(digest), size)
     try:
-        with session.begin_nested():
-            session.add(RepositoryBlob(repository_id=repository_id, digest=str(digest)))
+        # Linked concurrently is no conflict worth failing: DO NOTHING.
+        insert_or_ignore(
+            session,
+            LINKS,
+            ["repository_id", "digest"],
+            repository_id=repository_id,
+            digest=str(digest),
+            created_at=now,
+            touched_at=now,
+        )
     except IntegrityError:
-        # Linked concurrently (fine), or the blob row vanished under us: a gc run removed it
-        # because claim() came more than the grace period ago. Never acknowledge that.
-        if session.get(RepositoryBlob, (repository_id, str(digest))) is None:
-            raise BlobUploadInvalid(
-                {"digest": str(digest)},
-                f"blob {digest} was garbage-collected while it was being linked; push it again",
-            ) from None
+        # The foreign key: the blob row vanished under us, a gc run removed it because
+        # claim() came more than the grace period ago. Never acknowledge that.
+        raise BlobUploadInvalid(
+            {"digest": str(digest)},
+            f"blob {digest} was garbage-collected while it was being linked; push it again",
+        ) from None
 
 
 def linked(session: Session, repository_id: int, digests: list[str]) -> set[str]:

@@ -1,20 +1,28 @@
 """Upload sessions (spec: "Pushing blobs"). State is a database row plus segment objects in
-storage, one per PATCH/PUT body, so any replica can continue any upload. Completion streams
-the segments in order through the digest and into the blob's key; the blob becomes visible
-only after the digest matched."""
+storage, one per PATCH/PUT body, so any replica can continue any upload. Completion checks the
+digest of the segments, then has storage join them at the blob's key (Storage.compose: a copy
+inside the kernel or the S3 server); the blob becomes visible only after the digest matched.
+
+The digest is computed while each PATCH streams in, and the hash state kept in this process
+(``_Hashes``) for the next PATCH or the closing PUT. Clients keep one connection per upload,
+so that is nearly always this process; when it is not (another replica or worker took a
+PATCH), completion reads back only the segments this process has not hashed."""
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, Table, bindparam, delete, insert, update
 from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
 from hub.artifacts.blobs import BlobInfo, claim, link
-from hub.db.models import Upload, utcnow
+from hub.db.models import Repository, Upload, utcnow
 from hub.limits import sizes
 from hub.limits.quotas import QuotaExceeded, QuotaService
 from hub.oci.digest import Digest
@@ -41,30 +49,82 @@ def _verifier(digest: Digest, hasher: object) -> Callable[[int], None]:
     return check
 
 
+UPLOADS: Table = Upload.__table__  # type: ignore[attr-defined]
+_UPLOAD_IN_REPOSITORY = (
+    select(*UPLOADS.c)
+    .join(Repository, col(Repository.id) == UPLOADS.c.repository_id)
+    .where(UPLOADS.c.id == bindparam("id"), col(Repository.name) == bindparam("name"))
+)
+
+
+class _Hashes:
+    """sha256 states of uploads in progress, by upload id: (segments hashed, state). Bounded
+    (least recently used go first); a missing entry only costs reading segments back."""
+
+    LIMIT = 4096
+
+    def __init__(self) -> None:
+        self._states: OrderedDict[str, tuple[int, hashlib._Hash]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def resume(self, upload_id: str, segments: int) -> hashlib._Hash | None:
+        """A copy of the state after exactly ``segments`` segments, if this process has it."""
+        with self._lock:
+            found = self._states.get(upload_id)
+            if found is None or found[0] != segments:
+                return None
+            self._states.move_to_end(upload_id)
+            return found[1].copy()
+
+    def latest(self, upload_id: str) -> tuple[int, hashlib._Hash]:
+        """The furthest state known (a fresh one at 0 segments), as a copy."""
+        with self._lock:
+            found = self._states.get(upload_id)
+        if found is None:
+            return 0, hashlib.sha256()
+        return found[0], found[1].copy()
+
+    def keep(self, upload_id: str, segments: int, state: hashlib._Hash) -> None:
+        with self._lock:
+            self._states[upload_id] = (segments, state)
+            self._states.move_to_end(upload_id)
+            while len(self._states) > self.LIMIT:
+                self._states.popitem(last=False)
+
+    def forget(self, upload_id: str) -> None:
+        with self._lock:
+            self._states.pop(upload_id, None)
+
+
 class UploadService:
     def __init__(self, engine: Engine, storage: Storage, max_blob_bytes: int = 0) -> None:
         self.engine = engine
         self.storage = storage
         self.max_blob_bytes = max_blob_bytes
         self.quotas = QuotaService(engine)
+        self.hashes = _Hashes()
 
     def start(self, name: str) -> Upload:
-        # expire_on_commit=False: the row as written is the row to return; no re-read.
-        with Session(self.engine, expire_on_commit=False) as session:
+        with Session(self.engine) as session:
             repo = repositories.ensure(session, name)
             assert repo.id is not None
-            upload = Upload(id=str(uuid.uuid4()), repository_id=repo.id)
-            session.add(upload)
+            now = utcnow()
+            upload = Upload(
+                id=str(uuid.uuid4()), repository_id=repo.id, created_at=now, updated_at=now
+            )
+            session.execute(insert(UPLOADS).values(upload.model_dump()))
             session.commit()
             return upload
 
     def get(self, name: str, upload_id: str) -> Upload:
+        # One query for the common case; the two-step path below names what is missing.
+        with self.engine.connect() as conn:
+            row = conn.execute(_UPLOAD_IN_REPOSITORY, {"id": upload_id, "name": name}).first()
+        if row is not None:
+            return Upload(**row._mapping)
         with Session(self.engine) as session:
-            repo = repositories.get(session, name)
-            upload = session.get(Upload, upload_id)
-            if upload is None or upload.repository_id != repo.id:
-                raise BlobUploadUnknown({"session": upload_id}, f"upload {upload_id} is not known")
-            return upload
+            repositories.get(session, name)  # NAME_UNKNOWN for an unknown repository
+        raise BlobUploadUnknown({"session": upload_id}, f"upload {upload_id} is not known")
 
     def append(
         self,
@@ -89,10 +149,16 @@ class UploadService:
             self.quotas.precheck(name, upload.size + length)
         key = upload_segment_key(upload.id, upload.segments)
         limited = sizes.limited(chunks, upload.size, self.max_blob_bytes)
-        written = self.storage.write(key, limited)
-        return self._advance(name, upload, written, key)
+        state = self.hashes.resume(upload.id, upload.segments)
+        if state is None and upload.segments == 0:
+            state = hashlib.sha256()
+        written = self.storage.write(key, limited if state is None else _hashing(limited, state))
+        advanced = self._advance(upload, written, key)
+        if state is not None:
+            self.hashes.keep(upload.id, advanced.segments, state)
+        return advanced
 
-    def _advance(self, name: str, upload: Upload, written: int, key: str) -> Upload:
+    def _advance(self, upload: Upload, written: int, key: str) -> Upload:
         with Session(self.engine) as session:
             # Compare-and-set on the segment count: a concurrent PATCH to the same session
             # (a client bug) loses instead of interleaving bytes.
@@ -107,7 +173,15 @@ class UploadService:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 self.storage.delete(key)
                 raise RangeInvalid({"session": upload.id}, "another chunk was written concurrently")
-        return self.get(name, upload.id)
+        # The row as the UPDATE left it (the compare-and-set proves nothing else changed it).
+        return Upload(
+            id=upload.id,
+            repository_id=upload.repository_id,
+            size=upload.size + written,
+            segments=upload.segments + 1,
+            created_at=upload.created_at,
+            updated_at=utcnow(),
+        )
 
     def monolithic(
         self, name: str, digest: Digest, body: Iterable[bytes], length: int | None = None
@@ -166,28 +240,42 @@ class UploadService:
             else:
                 if body is not None:
                     upload = self.append(name, upload_id, body, length=length)
-                segments = (
-                    chunk
-                    for n in range(upload.segments)
-                    for chunk in self.storage.read(upload_segment_key(upload.id, n))
+                keys = [upload_segment_key(upload.id, n) for n in range(upload.segments)]
+                self._hash_segments(upload, digest, keys)
+                size = self.storage.compose(
+                    blob_key(digest), keys, lambda size: claim(self.engine, digest, size)
                 )
-                size = self.storage.write(blob_key(digest), _hashing(segments, hasher), publish)
             with Session(self.engine) as session:
                 link(session, upload.repository_id, digest, size)
-                stored = session.get(Upload, upload.id)
-                if stored is not None:
-                    session.delete(stored)
+                session.execute(delete(UPLOADS).where(UPLOADS.c.id == upload.id))
                 session.commit()
         except (DigestInvalid, sizes.BlobTooLarge, QuotaExceeded):
             # Nothing half-written: the session goes; the blob never became linked (bytes
             # published before a quota refusal are unreferenced, and gc removes them).
             self.cancel(name, upload_id)
             raise
+        self.hashes.forget(upload.id)
         self.storage.delete_prefix(upload_prefix(upload.id))
         return BlobInfo(digest, size)
 
+    def _hash_segments(self, upload: Upload, digest: Digest, keys: list[str]) -> None:
+        """Verify the digest of the segments before they are joined: from the hash state this
+        process kept, reading back only segments it did not see (all of them for another
+        algorithm than sha256, or when another replica took the PATCHes)."""
+        if digest.algorithm == "sha256":
+            done, state = self.hashes.latest(upload.id)
+            if done > upload.segments:  # cannot be: segments only grow; start over
+                done, state = 0, hashlib.sha256()
+        else:
+            done, state = 0, digest.hasher()
+        for key in keys[done:]:
+            for chunk in self.storage.read(key):
+                state.update(chunk)
+        _verifier(digest, state)(upload.size)
+
     def cancel(self, name: str, upload_id: str) -> None:
         upload = self.get(name, upload_id)
+        self.hashes.forget(upload.id)
         with Session(self.engine) as session:
             stored = session.get(Upload, upload.id)
             if stored is not None:

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from hub.config import ConfigError
+from hub.db import writelock
 
 SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 
@@ -35,9 +36,13 @@ def make_engine(url: str) -> Engine:
         # PRAGMAs below (connection churn was visible in profiles of concurrent pulls).
         in_file = bool(parsed.database) and parsed.database != ":memory:"
         pool = {"pool_size": 20, "max_overflow": 30} if in_file else {}
-        engine = create_engine(
-            parsed, connect_args={"check_same_thread": False, "timeout": 30}, **pool
-        )
+        connect_args: dict[str, object] = {"check_same_thread": False, "timeout": 30}
+        if in_file:
+            lock = writelock.WriteLock(f"{parsed.database}-writer.lock")
+            connect_args["factory"] = writelock.connection_factory(lock)
+        engine = create_engine(parsed, connect_args=connect_args, **pool)
+        if in_file:
+            writelock.install(engine)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn, _record):

@@ -3,7 +3,7 @@ wrapper changes nothing about what the backend does or raises; it only counts.""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -42,6 +42,15 @@ class CountingStorage:
         before_commit: Callable[[int], None] | None = None,
     ) -> int:
         result: int = self._call("write", self.inner.write, key, chunks, before_commit)
+        return result
+
+    def compose(
+        self,
+        key: str,
+        sources: Sequence[str],
+        before_commit: Callable[[int], None] | None = None,
+    ) -> int:
+        result: int = self._call("compose", self.inner.compose, key, sources, before_commit)
         return result
 
     def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:

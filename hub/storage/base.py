@@ -7,7 +7,7 @@ so no blob is ever held whole in memory.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Protocol
 
 CHUNK = 1024 * 1024
@@ -37,6 +37,20 @@ class Storage(Protocol):
         ``before_commit(size)`` runs after every byte is received but before the object
         becomes visible; if it raises, nothing is stored and the exception propagates. This is
         how a digest mismatch never leaves a blob behind."""
+        ...
+
+    def compose(
+        self,
+        key: str,
+        sources: Sequence[str],
+        before_commit: Callable[[int], None] | None = None,
+    ) -> int:
+        """Store at ``key`` the objects at ``sources`` concatenated in order, atomically and
+        with ``before_commit`` exactly as write(), and return the byte count; the sources stay.
+        BlobNotFound (nothing stored) when a source is missing.
+
+        This is how a chunked upload's segments become its blob without the hub reading them
+        back: the backend copies on its side (copy_file_range, S3 UploadPartCopy) where it can."""
         ...
 
     def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
@@ -72,3 +86,13 @@ class Storage(Protocol):
     def check(self) -> None:
         """Raise StorageError with a clear message when the backend is unusable (startup)."""
         ...
+
+
+def concatenated(storage: Storage, sources: Sequence[str]) -> Iterator[bytes]:
+    """The chunks of ``sources`` in order: compose() for a backend that cannot copy on its side.
+    Every source is checked first, so a missing one fails before anything is written."""
+    for source in sources:
+        if not storage.exists(source):
+            raise BlobNotFound(source)
+    for source in sources:
+        yield from storage.read(source)

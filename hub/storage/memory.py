@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from hub.storage.base import CHUNK, BlobNotFound
 
@@ -25,6 +25,14 @@ class MemoryStorage:
         with self._lock:
             self._objects[key] = data
         return len(data)
+
+    def compose(
+        self,
+        key: str,
+        sources: Sequence[str],
+        before_commit: Callable[[int], None] | None = None,
+    ) -> int:
+        return self.write(key, [self._get(source) for source in sources], before_commit)
 
     def _get(self, key: str) -> bytes:
         with self._lock:

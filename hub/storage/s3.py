@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import IO, Any
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from hub.storage.base import CHUNK, BlobNotFound, StorageError
+from hub.storage.base import CHUNK, BlobNotFound, StorageError, concatenated
 
 PART_SIZE = 128 * 1024 * 1024
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3: every part but the last is at least 5 MiB
+MAX_COPY_SIZE = 5 * 1024 * 1024 * 1024  # S3: CopyObject and UploadPartCopy copy at most 5 GiB
 PRESIGNED_CACHE = 4096  # presigned GET URLs kept for reuse (redirect_url)
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
@@ -172,16 +173,95 @@ class S3Storage:
                 MultipartUpload={"Parts": parts},
             )
         except BaseException as exc:
-            try:
-                self.client.abort_multipart_upload(
-                    Bucket=self.bucket, Key=self._key(key), UploadId=upload_id
-                )
-            except (ClientError, BotoCoreError):
-                pass  # the bucket's lifecycle rule for incomplete uploads cleans up
+            self._abort(key, upload_id)
             if isinstance(exc, (ClientError, BotoCoreError)):
                 raise self._fail("multipart upload", key, exc) from None
             raise
         return total
+
+    def compose(
+        self,
+        key: str,
+        sources: Sequence[str],
+        before_commit: Callable[[int], None] | None = None,
+    ) -> int:
+        """Server-side when S3's rules allow it: one source is a CopyObject, several are a
+        multipart upload of UploadPartCopy parts (every part but the last at least 5 MiB,
+        none over 5 GiB). Otherwise (small PATCHes) the bytes stream through, as write()."""
+        sizes = [self.size(source) for source in sources]  # BlobNotFound before any write
+        parts = [(source, size) for source, size in zip(sources, sizes, strict=True) if size]
+        copyable = all(size <= MAX_COPY_SIZE for _, size in parts) and all(
+            size >= MIN_PART_SIZE for _, size in parts[:-1]
+        )
+        if not parts or not copyable:
+            return self.write(key, concatenated(self, sources), before_commit)
+        total = sum(size for _, size in parts)
+        if len(parts) == 1:
+            if before_commit is not None:
+                before_commit(total)  # the bytes are durable already: in the source object
+            try:
+                self.client.copy_object(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    CopySource={"Bucket": self.bucket, "Key": self._key(parts[0][0])},
+                )
+            except ClientError as exc:
+                if _missing(exc):  # deleted since size() saw it
+                    raise BlobNotFound(parts[0][0]) from None
+                raise self._fail("copy", key, exc) from None
+            except BotoCoreError as exc:
+                raise self._fail("copy", key, exc) from None
+            return total
+        return self._multipart_copy(key, [source for source, _ in parts], total, before_commit)
+
+    def _multipart_copy(
+        self,
+        key: str,
+        sources: list[str],
+        total: int,
+        before_commit: Callable[[int], None] | None,
+    ) -> int:
+        try:
+            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self._key(key))[
+                "UploadId"
+            ]
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("create multipart", key, exc) from None
+        try:
+            parts: list[dict[str, Any]] = []
+            for number, source in enumerate(sources, start=1):
+                response = self.client.upload_part_copy(
+                    Bucket=self.bucket,
+                    Key=self._key(key),
+                    UploadId=upload_id,
+                    PartNumber=number,
+                    CopySource={"Bucket": self.bucket, "Key": self._key(source)},
+                )
+                parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
+            if before_commit is not None:
+                before_commit(total)
+            self.client.complete_multipart_upload(
+                Bucket=self.bucket,
+                Key=self._key(key),
+                UploadId=upload_id,
+                MultipartUpload={"Parts": parts},
+            )
+        except BaseException as exc:
+            self._abort(key, upload_id)
+            if isinstance(exc, ClientError) and _missing(exc):
+                raise BlobNotFound(key) from None
+            if isinstance(exc, (ClientError, BotoCoreError)):
+                raise self._fail("multipart copy", key, exc) from None
+            raise
+        return total
+
+    def _abort(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(
+                Bucket=self.bucket, Key=self._key(key), UploadId=upload_id
+            )
+        except (ClientError, BotoCoreError):
+            pass  # the bucket's lifecycle rule for incomplete uploads cleans up
 
     def read(self, key: str, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}

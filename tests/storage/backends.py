@@ -26,5 +26,6 @@ class Backend:
     def is_s3(self) -> bool:
         return self.name.startswith("s3-")
 
+
 #: Every Storage implementation the contract suite runs on.
 BACKENDS = ["memory", "filesystem", "s3-moto", "s3-seaweedfs"]

@@ -27,7 +27,6 @@ from tests.support.seaweed import SeaweedS3
 seaweedfs = seaweed.seaweedfs
 
 
-
 def _s3_leftovers(client: Any, bucket: str, prefix: str) -> Callable[[], list[str]]:
     def leftovers() -> list[str]:
         found = [

@@ -373,6 +373,67 @@ def test_write_of_exactly_whole_parts(backend: Backend, size: int) -> None:
     assert read_all(storage, "k") == data
 
 
+# --- compose --------------------------------------------------------------------------------
+
+# On S3 the first shape is copied on the server (parts of at least 5 MiB but the last), the
+# second streams through the hub (small parts); a single source is one CopyObject there.
+COMPOSE_SHAPES = {
+    "large parts": [MIN_PART_SIZE + 1, MIN_PART_SIZE, 777],
+    "small parts": [10, 0, 20_000, 3],
+    "one part": [MIN_PART_SIZE + 3],
+    "empty": [0],
+}
+
+
+@pytest.mark.parametrize("shape", COMPOSE_SHAPES)
+def test_compose_concatenates_in_order_and_keeps_the_sources(storage: Storage, shape: str) -> None:
+    parts = [payload(size, seed=20 + n) for n, size in enumerate(COMPOSE_SHAPES[shape])]
+    keys = [f"uploads/u/{n:08d}" for n in range(len(parts))]
+    for key, part in zip(keys, parts, strict=True):
+        storage.write(key, [part])
+    seen: list[tuple[int, bool]] = []
+
+    def before_commit(size: int) -> None:
+        seen.append((size, storage.exists("blobs/sha256/ab/abc")))
+
+    whole = b"".join(parts)
+    assert storage.compose("blobs/sha256/ab/abc", keys, before_commit) == len(whole)
+    assert seen == [(len(whole), False)]  # once, with the size, before the object was visible
+    assert read_all(storage, "blobs/sha256/ab/abc") == whole
+    assert storage.size("blobs/sha256/ab/abc") == len(whole)
+    assert [read_all(storage, key) for key in keys] == parts
+
+
+@pytest.mark.parametrize("shape", ["large parts", "small parts", "one part"])
+def test_failing_compose_stores_nothing(backend: Backend, shape: str) -> None:
+    storage = backend.make()
+    keys = [f"uploads/v/{n:08d}" for n in range(len(COMPOSE_SHAPES[shape]))]
+    for n, (key, size) in enumerate(zip(keys, COMPOSE_SHAPES[shape], strict=True)):
+        storage.write(key, [payload(size, seed=30 + n)])
+    before = backend.leftovers()
+
+    def refuse(size: int) -> None:
+        raise Refused()
+
+    with pytest.raises(Refused):
+        storage.compose("blobs/sha256/cd/cde", keys, refuse)
+    assert not storage.exists("blobs/sha256/cd/cde")
+    assert backend.leftovers() == before  # no temporary file, no unfinished multipart upload
+
+
+def test_compose_with_a_missing_source_raises_blob_not_found(backend: Backend) -> None:
+    storage = backend.make()
+    storage.write("uploads/w/00000000", [payload(MIN_PART_SIZE, seed=40)])
+    before = backend.leftovers()
+    called: list[int] = []
+    with pytest.raises(BlobNotFound):
+        storage.compose(
+            "blobs/sha256/ef/efg", ["uploads/w/00000000", "uploads/w/00000001"], called.append
+        )
+    assert called == [] and not storage.exists("blobs/sha256/ef/efg")
+    assert backend.leftovers() == before
+
+
 # --- redirects and health -----------------------------------------------------------------
 
 
