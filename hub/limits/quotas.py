@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func
+from sqlalchemy import Engine, bindparam, func
 from sqlmodel import Session, col, select
 
 from hub.db.models import Blob, Namespace, Repository, RepositoryBlob
@@ -74,10 +74,21 @@ def _refuse(ns: Namespace, used: int, adding: int) -> QuotaExceeded:
     )
 
 
+_QUOTA_OF_REPOSITORY = (
+    select(col(Namespace.quota_bytes))
+    .join(Repository, col(Repository.namespace_id) == col(Namespace.id))
+    .where(col(Repository.id) == bindparam("id"))
+)
+_QUOTA_OF_NAMESPACE = select(col(Namespace.quota_bytes)).where(
+    col(Namespace.name) == bindparam("name")
+)
+
+
 def enforce(session: Session, repository_id: int, digest: str, size: int) -> None:
     """Inside the linking transaction: refuse a new link that would exceed the quota."""
-    ns = _namespace_of_repository(session, repository_id, lock=False)
-    if ns is None or ns.quota_bytes is None:
+    # One scalar first: most namespaces have no quota, and on SQLite this runs holding the
+    # write lock (hub.db.writelock), so the common case stays a single cheap read.
+    if session.execute(_QUOTA_OF_REPOSITORY, {"id": repository_id}).scalar() is None:
         return
     ns = _namespace_of_repository(session, repository_id, lock=True)
     assert ns is not None and ns.id is not None and ns.quota_bytes is not None
@@ -99,10 +110,12 @@ class QuotaService:
 
     def precheck(self, repository: str, adding: int, digest: str | None = None) -> None:
         """Refuse early, before bytes are received, when ``adding`` more bytes cannot fit."""
+        namespace = repository.split("/", 1)[0]
+        with self.engine.connect() as conn:
+            if conn.execute(_QUOTA_OF_NAMESPACE, {"name": namespace}).scalar() is None:
+                return  # no quota (or no namespace yet): nothing to check, one cheap read
         with Session(self.engine) as session:
-            ns = session.exec(
-                select(Namespace).where(Namespace.name == repository.split("/", 1)[0])
-            ).first()
+            ns = session.exec(select(Namespace).where(Namespace.name == namespace)).first()
             if ns is None or ns.id is None or ns.quota_bytes is None:
                 return
             if digest is not None:

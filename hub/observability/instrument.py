@@ -40,9 +40,14 @@ class CountingStorage:
         key: str,
         chunks: Iterable[bytes],
         before_commit: Callable[[int], None] | None = None,
+        *,
+        durable: bool = True,
     ) -> int:
-        result: int = self._call("write", self.inner.write, key, chunks, before_commit)
-        return result
+        try:
+            return self.inner.write(key, chunks, before_commit, durable=durable)
+        except StorageError as exc:
+            _count("write", exc)
+            raise
 
     def compose(
         self,

@@ -31,12 +31,18 @@ class Storage(Protocol):
         key: str,
         chunks: Iterable[bytes],
         before_commit: Callable[[int], None] | None = None,
+        *,
+        durable: bool = True,
     ) -> int:
         """Store the chunks at ``key`` atomically and return the byte count.
 
         ``before_commit(size)`` runs after every byte is received but before the object
         becomes visible; if it raises, nothing is stored and the exception propagates. This is
-        how a digest mismatch never leaves a blob behind."""
+        how a digest mismatch never leaves a blob behind.
+
+        ``durable=False`` allows a backend to skip forcing the object to disk (fsync): it
+        survives a crash of the process, not necessarily a power cut. Upload segments are
+        written so; their blob is checked against its digest when it is assembled."""
         ...
 
     def compose(

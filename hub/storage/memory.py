@@ -18,6 +18,8 @@ class MemoryStorage:
         key: str,
         chunks: Iterable[bytes],
         before_commit: Callable[[int], None] | None = None,
+        *,
+        durable: bool = True,
     ) -> int:
         data = b"".join(chunks)
         if before_commit is not None:

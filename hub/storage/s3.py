@@ -109,6 +109,8 @@ class S3Storage:
         key: str,
         chunks: Iterable[bytes],
         before_commit: Callable[[int], None] | None = None,
+        *,
+        durable: bool = True,  # an acknowledged S3 PUT is durable either way
     ) -> int:
         source = iter(chunks)
         pending = bytearray()

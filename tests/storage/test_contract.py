@@ -373,6 +373,18 @@ def test_write_of_exactly_whole_parts(backend: Backend, size: int) -> None:
     assert read_all(storage, "k") == data
 
 
+def test_write_without_forcing_to_disk_is_still_atomic(storage: Storage) -> None:
+    data = payload(CHUNK + 17, seed=50)
+    seen: list[bool] = []
+    written = storage.write(
+        "uploads/d/00000000",
+        pieces(data, [CHUNK]),
+        lambda size: seen.append(storage.exists("uploads/d/00000000")),
+        durable=False,
+    )
+    assert written == len(data) and seen == [False]
+    assert read_all(storage, "uploads/d/00000000") == data
+
 # --- compose --------------------------------------------------------------------------------
 
 # On S3 the first shape is copied on the server (parts of at least 5 MiB but the last), the
