@@ -63,7 +63,13 @@ class Services:
             engine=engine,
             storage=storage,
             blobs=BlobService(engine, storage, settings.gc_grace_seconds),
-            uploads=UploadService(engine, storage, settings.max_blob_bytes),
+            uploads=UploadService(
+                engine,
+                storage,
+                settings.max_blob_bytes,
+                secret=settings.secret_key,
+                ttl_seconds=settings.upload_ttl_seconds,
+            ),
             # Every push and delete re-indexes its repository in the same transaction, and
             # queues its webhook deliveries there too.
             manifests=ManifestService(

@@ -20,6 +20,7 @@ that nothing references yet is a claim in flight, not a problem.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -29,6 +30,7 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from hub.artifacts.blobs import aware
+from hub.artifacts.uploads import issued_at
 from hub.db.models import Blob, Manifest, ManifestReference, RepositoryBlob, Upload, utcnow
 from hub.oci.digest import Digest, InvalidDigest
 from hub.storage import BlobNotFound, Storage
@@ -217,6 +219,9 @@ def _check_uploads(
     with Session(engine) as session:
         uploads = {u.id: u for u in session.exec(select(Upload)).all()}
     for upload_id in sorted(set(listed) - set(uploads)):
+        issued = issued_at(upload_id)
+        if issued is not None and time.time() - issued < grace.total_seconds():
+            continue  # its first PATCH may be between storing the segment and the row
         with Session(engine) as session:
             if session.get(Upload, upload_id) is not None:
                 continue

@@ -171,11 +171,15 @@ def _uploads(
 ) -> None:
     with Session(engine) as session:
         stale = session.exec(
-            select(Upload.id).where(col(Upload.updated_at) < cutoff).limit(BATCH * 10)
+            select(Upload.id, Upload.segments)
+            .where(col(Upload.updated_at) < cutoff)
+            .limit(BATCH * 10)
         ).all()
-    for upload_id in stale:
+    # Tombstones of ended sessions (hub.artifacts.uploads) go too, uncounted: not abandoned.
+    for upload_id, segments in stale:
+        abandoned = int(segments >= 0)
         if dry_run:
-            report.uploads += 1
+            report.uploads += abandoned
             continue
         with Session(engine) as session:
             # Re-decided in the DELETE: a PATCH that came meanwhile moved updated_at on.
@@ -184,7 +188,7 @@ def _uploads(
             )
             session.commit()
         if gone.rowcount == 1:  # type: ignore[attr-defined]
-            report.uploads += 1
+            report.uploads += abandoned
             storage.delete_prefix(upload_prefix(upload_id))
         else:
             report.kept += 1

@@ -1,5 +1,12 @@
 """Upload sessions (spec: "Pushing blobs"). State is a database row plus segment objects in
-storage, one per PATCH/PUT body, so any replica can continue any upload. Completion checks the
+storage, one per PATCH/PUT body, so any replica can continue any upload.
+
+The row is written with the first segment, not at POST: an upload id carries its repository,
+its creation time and an HMAC under the hub's secret, so any replica recognises an issued id
+that has no row yet as an empty session. The common pushes then cost one write transaction
+less (POST + PUT: one; POST, PATCH, PUT: two). A finished or cancelled upload leaves a
+tombstone row (segments = -1) so its id stops working at once; gc removes tombstones with the
+expired sessions, when the id's own timestamp has expired too. Completion checks the
 digest of the segments, then has storage join them at the blob's key (Storage.compose: a copy
 inside the kernel or the S3 server); the blob becomes visible only after the digest matched.
 
@@ -10,19 +17,24 @@ PATCH), completion reads back only the segments this process has not hashed."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import re
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, Table, bindparam, delete, insert, update
+from sqlalchemy import Engine, Table, bindparam, update
 from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
 from hub.artifacts.blobs import BlobInfo, claim, link
 from hub.db.models import Repository, Upload, utcnow
+from hub.db.statements import insert_or_ignore, upsert
 from hub.limits import sizes
 from hub.limits.quotas import QuotaExceeded, QuotaService
 from hub.oci.digest import Digest
@@ -96,35 +108,108 @@ class _Hashes:
             self._states.pop(upload_id, None)
 
 
+# <32 hex: random><8 hex: unix seconds>.<16 base64url: HMAC of repository id and the rest>
+_ISSUED = re.compile(r"^([0-9a-f]{40})\.([A-Za-z0-9_-]{16})$")
+TOMBSTONE = -1  # Upload.segments of a finished or cancelled session
+
+
+def issued_at(upload_id: str) -> float | None:
+    """When an id of the current form was issued (unix seconds); None for other ids."""
+    match = _ISSUED.match(upload_id)
+    return int(match.group(1)[32:], 16) if match else None
+
+
 class UploadService:
-    def __init__(self, engine: Engine, storage: Storage, max_blob_bytes: int = 0) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        storage: Storage,
+        max_blob_bytes: int = 0,
+        *,
+        secret: str = "",
+        ttl_seconds: float = 24 * 3600,
+    ) -> None:
         self.engine = engine
         self.storage = storage
         self.max_blob_bytes = max_blob_bytes
         self.quotas = QuotaService(engine)
         self.hashes = _Hashes()
+        # A fresh random key when none is given (tests): ids then work in this process only.
+        self._key = hmac.new(
+            (secret or uuid.uuid4().hex).encode(), b"hub-upload-id", "sha256"
+        ).digest()
+        self.ttl_seconds = ttl_seconds
+
+    def _mac(self, repository_id: int, body: str) -> str:
+        tag = hmac.new(self._key, f"{repository_id}:{body}".encode(), "sha256").digest()
+        return base64.urlsafe_b64encode(tag[:12]).decode()
+
+    def _issued(self, repository_id: int, upload_id: str) -> Upload | None:
+        """The empty session an id we issued stands for, while it has not expired."""
+        match = _ISSUED.match(upload_id)
+        if match is None:
+            return None
+        body, tag = match.groups()
+        if not hmac.compare_digest(tag, self._mac(repository_id, body)):
+            return None
+        issued = int(body[32:], 16)
+        if not 0 <= time.time() - issued < self.ttl_seconds:
+            return None
+        at = datetime.fromtimestamp(issued, UTC)
+        return Upload(
+            id=upload_id,
+            repository_id=repository_id,
+            size=0,
+            segments=0,
+            created_at=at,
+            updated_at=at,
+        )
 
     def start(self, name: str) -> Upload:
+        """POST: a new session, written nowhere until its first segment (see the module)."""
         with Session(self.engine) as session:
             repo = repositories.ensure(session, name)
-            assert repo.id is not None
-            now = utcnow()
-            upload = Upload(
-                id=str(uuid.uuid4()), repository_id=repo.id, created_at=now, updated_at=now
-            )
-            session.execute(insert(UPLOADS).values(upload.model_dump()))
-            session.commit()
-            return upload
+            repository_id = repo.id
+            assert repository_id is not None
+            session.commit()  # a new repository's rows, when this push created it
+        body = f"{uuid.uuid4().hex}{int(time.time()):08x}"
+        upload = self._issued(repository_id, f"{body}.{self._mac(repository_id, body)}")
+        assert upload is not None
+        return upload
 
     def get(self, name: str, upload_id: str) -> Upload:
         # One query for the common case; the two-step path below names what is missing.
         with self.engine.connect() as conn:
             row = conn.execute(_UPLOAD_IN_REPOSITORY, {"id": upload_id, "name": name}).first()
         if row is not None:
+            if row.segments == TOMBSTONE:
+                raise BlobUploadUnknown(
+                    {"session": upload_id}, f"upload {upload_id} has already ended"
+                )
             return Upload(**row._mapping)
         with Session(self.engine) as session:
-            repositories.get(session, name)  # NAME_UNKNOWN for an unknown repository
-        raise BlobUploadUnknown({"session": upload_id}, f"upload {upload_id} is not known")
+            repo = repositories.get(session, name)  # NAME_UNKNOWN for an unknown repository
+        assert repo.id is not None
+        issued = self._issued(repo.id, upload_id)
+        if issued is None:
+            raise BlobUploadUnknown({"session": upload_id}, f"upload {upload_id} is not known")
+        return issued
+
+    def _end(self, session: Session, upload: Upload) -> None:
+        """Leave the tombstone (inside the caller's transaction)."""
+        now = utcnow()
+        upsert(
+            session,
+            UPLOADS,
+            ["id"],
+            {"segments": TOMBSTONE, "size": 0, "updated_at": now},
+            id=upload.id,
+            repository_id=upload.repository_id,
+            size=0,
+            segments=TOMBSTONE,
+            created_at=upload.created_at,
+            updated_at=now,
+        )
 
     def append(
         self,
@@ -165,16 +250,34 @@ class UploadService:
     def _advance(self, upload: Upload, written: int, key: str) -> Upload:
         with Session(self.engine) as session:
             # Compare-and-set on the segment count: a concurrent PATCH to the same session
-            # (a client bug) loses instead of interleaving bytes.
-            result = session.execute(
-                update(Upload)
-                .where(col(Upload.id) == upload.id, col(Upload.segments) == upload.segments)
-                .values(
-                    size=upload.size + written, segments=upload.segments + 1, updated_at=utcnow()
+            # (a client bug) loses instead of interleaving bytes. The first segment of an
+            # issued id creates the row; a conflict there is the same lost race (or an upload
+            # that ended meanwhile: its tombstone).
+            if upload.segments == 0 and _ISSUED.match(upload.id):
+                advanced = insert_or_ignore(
+                    session,
+                    UPLOADS,
+                    ["id"],
+                    id=upload.id,
+                    repository_id=upload.repository_id,
+                    size=written,
+                    segments=1,
+                    created_at=upload.created_at,
+                    updated_at=utcnow(),
                 )
-            )
+            else:
+                result = session.execute(
+                    update(Upload)
+                    .where(col(Upload.id) == upload.id, col(Upload.segments) == upload.segments)
+                    .values(
+                        size=upload.size + written,
+                        segments=upload.segments + 1,
+                        updated_at=utcnow(),
+                    )
+                )
+                advanced = result.rowcount == 1  # type: ignore[attr-defined]
             session.commit()
-            if result.rowcount != 1:  # type: ignore[attr-defined]
+            if not advanced:
                 self.storage.delete(key)
                 raise RangeInvalid({"session": upload.id}, "another chunk was written concurrently")
         # The row as the UPDATE left it (the compare-and-set proves nothing else changed it).
@@ -251,7 +354,7 @@ class UploadService:
                 )
             with Session(self.engine) as session:
                 link(session, upload.repository_id, digest, size)
-                session.execute(delete(UPLOADS).where(UPLOADS.c.id == upload.id))
+                self._end(session, upload)
                 session.commit()
         except (DigestInvalid, sizes.BlobTooLarge, QuotaExceeded):
             # Nothing half-written: the session goes; the blob never became linked (bytes
@@ -281,10 +384,8 @@ class UploadService:
         upload = self.get(name, upload_id)
         self.hashes.forget(upload.id)
         with Session(self.engine) as session:
-            stored = session.get(Upload, upload.id)
-            if stored is not None:
-                session.delete(stored)
-                session.commit()
+            self._end(session, upload)
+            session.commit()
         self.storage.delete_prefix(upload_prefix(upload.id))
 
     def progress_headers(self, name: str, upload: Upload) -> dict[str, str]:

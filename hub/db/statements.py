@@ -23,3 +23,13 @@ def insert_or_ignore(session: Session, table: Table, keys: list[str], **values: 
     statement = make(table).values(**values).on_conflict_do_nothing(index_elements=keys)
     result = session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def upsert(
+    session: Session, table: Table, keys: list[str], update: dict[str, Any], **values: Any
+) -> None:
+    """INSERT ... ON CONFLICT (keys) DO UPDATE SET ``update``: one statement either way."""
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = make(table).values(**values).on_conflict_do_update(index_elements=keys, set_=update)
+    session.execute(statement)

@@ -316,3 +316,51 @@ def test_cross_repository_mount(client: httpx.Client, repo: str) -> None:
     # a blob the source does not have: fall back to an upload session
     r = client.post(f"/v2/{other}/blobs/uploads/", params={"mount": digest(b"no"), "from": repo})
     assert r.status_code == 202 and "location" in r.headers
+
+
+def test_upload_ids_are_single_use_and_unforgeable(client: httpx.Client, repo: str) -> None:
+    """POST writes no row (hub.artifacts.uploads): the id itself must then carry the proof.
+    An id works for its own repository only, not once altered, and not after it ended."""
+    client.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest(b"x")}, content=b"x")
+    other = f"{repo}-other"
+    client.post(f"/v2/{other}/blobs/uploads/", params={"digest": digest(b"y")}, content=b"y")
+
+    def new_upload() -> str:
+        r = client.post(f"/v2/{repo}/blobs/uploads/")
+        assert r.status_code == 202 and r.headers["range"] == "0-0"
+        return r.headers["location"]
+
+    def unknown(r: httpx.Response) -> bool:
+        return r.status_code == 404 and r.json()["errors"][0]["code"] == "BLOB_UPLOAD_UNKNOWN"
+
+    fresh = new_upload()
+    assert client.get(fresh).status_code == 204  # an empty session, known without a row
+    upload_id = fresh.rsplit("/", 1)[1]
+    last = upload_id[-1]
+    tampered = upload_id[:-1] + ("A" if last != "A" else "B")
+    assert unknown(client.get(f"/v2/{repo}/blobs/uploads/{tampered}"))
+    assert unknown(client.get(f"/v2/{other}/blobs/uploads/{upload_id}"))
+    assert unknown(client.patch(f"/v2/{other}/blobs/uploads/{upload_id}", content=b"zz"))
+    assert unknown(client.get(f"/v2/{repo}/blobs/uploads/{secrets.token_hex(20)}.{'A' * 16}"))
+
+    # Finished without a PATCH (POST + PUT): the id is spent.
+    r = client.put(fresh, params={"digest": digest(b"one")}, content=b"one")
+    assert r.status_code == 201, r.text
+    assert unknown(client.get(fresh))
+    assert unknown(client.put(fresh, params={"digest": digest(b"one")}, content=b"one"))
+
+    # Finished after PATCHes (the row exists): spent too.
+    chunked = new_upload()
+    r = client.patch(chunked, content=b"ab", headers={"Content-Range": "0-1"})
+    assert r.status_code == 202 and r.headers["range"] == "0-1"
+    assert client.put(chunked, params={"digest": digest(b"ab")}).status_code == 201
+    assert unknown(client.patch(chunked, content=b"c", headers={"Content-Range": "2-2"}))
+
+    # Cancelled, with and without a PATCH.
+    for patched in (False, True):
+        cancelled = new_upload()
+        if patched:
+            assert client.patch(cancelled, content=b"abc").status_code == 202
+        assert client.delete(cancelled).status_code == 204
+        assert unknown(client.get(cancelled))
+        assert unknown(client.patch(cancelled, content=b"d"))
