@@ -138,12 +138,10 @@ class S3Storage:
         before_commit: Callable[[int], None] | None,
     ) -> int:
         try:
-            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self._key(key))[
-                "UploadId"
-            ]
-        except (ClientError, BotoCoreError) as exc:
+            upload_id = self._create_multipart(key)
+        except StorageError:
             spool.close()
-            raise self._fail("create multipart", key, exc) from None
+            raise
         parts: list[dict[str, Any]] = []
         total = 0
         try:
@@ -223,12 +221,7 @@ class S3Storage:
         total: int,
         before_commit: Callable[[int], None] | None,
     ) -> int:
-        try:
-            upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=self._key(key))[
-                "UploadId"
-            ]
-        except (ClientError, BotoCoreError) as exc:
-            raise self._fail("create multipart", key, exc) from None
+        upload_id = self._create_multipart(key)
         try:
             parts: list[dict[str, Any]] = []
             for number, source in enumerate(sources, start=1):
@@ -256,6 +249,14 @@ class S3Storage:
                 raise self._fail("multipart copy", key, exc) from None
             raise
         return total
+
+    def _create_multipart(self, key: str) -> str:
+        try:
+            response = self.client.create_multipart_upload(Bucket=self.bucket, Key=self._key(key))
+        except (ClientError, BotoCoreError) as exc:
+            raise self._fail("create multipart", key, exc) from None
+        upload_id: str = response["UploadId"]
+        return upload_id
 
     def _abort(self, key: str, upload_id: str) -> None:
         try:
