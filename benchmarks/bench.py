@@ -329,24 +329,16 @@ def run_scaleout(args: argparse.Namespace, tmp: Path, out: dict[str, Any]) -> No
 
 def verdicts(out: dict[str, Any]) -> list[tuple[str, bool, str]]:
     found = []
+
+    def at_least_one(title: str, ratio: float | None, detail: str = "") -> None:
+        found.append((f"{title}: hub/reference >= 1.0", ratio is not None and ratio >= 1.0, detail))
+
     for row in out.get("targets", {}).get("rows", []):
-        ratio = row["median_ratio"]
-        found.append(
-            (
-                f"{row['title']}: hub/reference >= 1.0",
-                ratio is not None and ratio >= 1.0,
-                f"{ratio}",
-            )
-        )
+        at_least_one(row["title"], row["median_ratio"], f"{row['median_ratio']}")
     for row in out.get("zb", {}).get("rows", []):
-        ratio = row["ratio"]
-        found.append(
-            (
-                f"zb {row['hub']['title']}: hub/reference >= 1.0",
-                ratio is not None and ratio >= 1.0,
-                f"{ratio} (rounds: {', '.join(str(x) for x in row.get('round_ratios', []))})",
-            )
-        )
+        rounds = ", ".join(str(x) for x in row.get("round_ratios", []))
+        detail = f"{row['ratio']} (rounds: {rounds})"
+        at_least_one(f"zb {row['hub']['title']}", row["ratio"], detail)
     if "memory" in out:
         m = out["memory"]
         found.append(

@@ -4,8 +4,8 @@ Alembic is imported only to migrate. The start-up check (``pending``) reads the 
 from the migration files' ``revision = ...`` lines and the current one from the
 ``alembic_version`` table: a comparison of two strings did not need alembic's ~12 MB of
 imports in the server (forked workers share them with the parent, so the measured saving in
-`make bench`'s memory section is within its run-to-run noise of about 10 MB). tests/functional/test_migrations.py
-checks that this agrees with alembic's own idea of the head.
+`make bench`'s memory section is within its run-to-run noise of about 10 MB).
+tests/unit/test_migrate.py checks that this agrees with alembic's own idea of the head.
 """
 
 from __future__ import annotations

@@ -164,14 +164,7 @@ class S3Storage:
                 if done and not pending and size == 0:
                     spool.close()
                     break
-            if before_commit is not None:
-                before_commit(total)
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=self._key(key),
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
+            self._complete(key, upload_id, parts, total, before_commit)
         except BaseException as exc:
             self._abort(key, upload_id)
             if isinstance(exc, (ClientError, BotoCoreError)):
@@ -233,14 +226,7 @@ class S3Storage:
                     CopySource={"Bucket": self.bucket, "Key": self._key(source)},
                 )
                 parts.append({"PartNumber": number, "ETag": response["CopyPartResult"]["ETag"]})
-            if before_commit is not None:
-                before_commit(total)
-            self.client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=self._key(key),
-                UploadId=upload_id,
-                MultipartUpload={"Parts": parts},
-            )
+            self._complete(key, upload_id, parts, total, before_commit)
         except BaseException as exc:
             self._abort(key, upload_id)
             if isinstance(exc, ClientError) and _missing(exc):
@@ -257,6 +243,24 @@ class S3Storage:
             raise self._fail("create multipart", key, exc) from None
         upload_id: str = response["UploadId"]
         return upload_id
+
+    def _complete(
+        self,
+        key: str,
+        upload_id: str,
+        parts: list[dict[str, Any]],
+        total: int,
+        before_commit: Callable[[int], None] | None,
+    ) -> None:
+        """The object appears only here: before_commit goes first (contract: base.py)."""
+        if before_commit is not None:
+            before_commit(total)
+        self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self._key(key),
+            UploadId=upload_id,
+            MultipartUpload={"Parts": parts},
+        )
 
     def _abort(self, key: str, upload_id: str) -> None:
         try:
