@@ -54,6 +54,7 @@ def tag_json(tag: TagInfo) -> dict[str, Any]:
         "media_type": tag.media_type,
         "size": tag.size,
         "pushed_at": rfc3339(tag.pushed_at),
+        "pulls": tag.pulls,
         "annotations": tag.annotations,
         "module": module_json(tag.module),
     }

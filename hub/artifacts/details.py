@@ -37,6 +37,7 @@ class TagInfo:
     pushed_at: datetime
     annotations: dict[str, str]
     module: WasmModule | None
+    pulls: int = 0  # manifest GETs by this tag (hub.artifacts.pulls)
 
 
 @dataclass
@@ -78,6 +79,7 @@ class TagSummary:
     size: int  # manifest plus every blob it references
     pushed_at: datetime
     module: ModuleSummary | None
+    pulls: int = 0
 
 
 @dataclass
@@ -214,6 +216,7 @@ class DetailsService:
                 core_select(
                     col(Tag.name),
                     col(Tag.updated_at),
+                    col(Tag.pulls),
                     col(Manifest.digest),
                     col(Manifest.size),
                     # Blob sizes summed per row: one round trip, no 200-id IN list.
@@ -263,10 +266,12 @@ class DetailsService:
                     module=None
                     if variant is None
                     else ModuleSummary(variant, abis, roots, toolchain, module_size),
+                    pulls=pulls,
                 )
                 for (
                     tag,
                     pushed,
+                    pulls,
                     digest,
                     size,
                     blobs,
@@ -323,6 +328,7 @@ class DetailsService:
                 pushed_at=tag.updated_at,
                 annotations=json.loads(manifest.annotations or "{}"),
                 module=module,
+                pulls=tag.pulls,
             )
             for tag, manifest, module in rows
         ]

@@ -178,6 +178,10 @@ class Tag(SQLModel, table=True):
     name: str = Field(max_length=128)
     manifest_digest: str = Field(max_length=200)
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_ts())
+    # Manifest GETs by this tag name (hub.artifacts.pulls); stays with the name when it moves.
+    pulls: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, default=0, server_default="0")
+    )
 
 
 class Upload(SQLModel, table=True):

@@ -73,7 +73,8 @@ async def get_manifest(request: Request, name: str, reference: str) -> Response:
     svc = services(request)
     stored = await in_thread(svc.manifests.get, name, reference)
     if request.method == "GET":
-        svc.pulls.count(name)  # Harbor and Docker Hub count manifest GETs as pulls
+        # Harbor and Docker Hub count manifest GETs as pulls; by tag, the tag's count too.
+        svc.pulls.count(name, None if is_digest(reference) else reference)
     headers = {
         **API_VERSION,
         "Docker-Content-Digest": str(stored.digest),

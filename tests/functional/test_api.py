@@ -92,13 +92,18 @@ def test_repository_detail_tags_and_metadata(client: httpx.Client) -> None:
 def test_pulls_are_counted(client: httpx.Client) -> None:
     repo = f"pulls{secrets.token_hex(3)}/f"
     push(client, repo, "v1", {})
+    digest = push(client, repo, "v2", {"v": "2"})
     for _ in range(3):
         assert client.get(f"/v2/{repo}/manifests/v1").status_code == 200
+    assert client.get(f"/v2/{repo}/manifests/v2").status_code == 200
+    # By digest: the repository's pull, no tag's.
+    assert client.get(f"/v2/{repo}/manifests/{digest}").status_code == 200
     client.head(f"/v2/{repo}/manifests/v1")  # a HEAD is not a pull
     deadline = time.monotonic() + 10
-    while client.get(f"/api/v1/repositories/{repo}").json()["pulls"] != 3:
-        assert time.monotonic() < deadline, "pull count never reached 3"
+    while (body := client.get(f"/api/v1/repositories/{repo}").json())["pulls"] != 5:
+        assert time.monotonic() < deadline, f"pull count never reached 5: {body['pulls']}"
         time.sleep(0.1)
+    assert {t["name"]: t["pulls"] for t in body["tags"]} == {"v1": 3, "v2": 1}
 
 
 def test_harbor_endpoints_as_wasme_reads_them(client: httpx.Client) -> None:

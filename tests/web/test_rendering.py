@@ -43,7 +43,7 @@ def tag_context(facts: dict[str, Any] | None) -> dict[str, Any]:
     now = datetime.now(UTC)
     repo = SimpleNamespace(name="acme/f", private=False)
     tag = SimpleNamespace(
-        name="v1", digest="sha256:" + "0" * 64, media_type="m", size=10, pushed_at=now
+        name="v1", digest="sha256:" + "0" * 64, media_type="m", size=10, pushed_at=now, pulls=7
     )
     return {
         "repo": repo,
@@ -91,3 +91,8 @@ def test_load_check_line(check: dict[str, Any] | None, expected: str | None) -> 
         assert "Loads in a proxy-wasm" not in html
     else:
         assert expected in html and check is not None and check["reason"] in html
+
+
+def test_tag_page_shows_the_tags_own_pulls() -> None:
+    html = templates.env.get_template("tag.html").render(tag_context(FACTS))
+    assert "<dt>Pulls</dt><dd>7</dd>" in html
