@@ -9,6 +9,7 @@ wasme POSTs first with client_id=containerd-client and falls back to GET on 404/
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 from starlette.requests import Request
@@ -47,16 +48,28 @@ async def _answer(
     access = services(request).access
     granted = await in_thread(access.grant, identity, scopes)
     subject = identity.username or ""
-    token = access.issuer.issue(subject, granted)
+    seconds = TOKEN_SECONDS
+    if identity.expires_at is not None:
+        # Bought with a registry token (a trusted publisher's, as a password): no longer-lived
+        # than it, and no refresh token, which would outlive it.
+        seconds = min(seconds, identity.expires_at - int(time.time()))
+        if seconds <= 0:
+            raise Unauthorized("the token used as the password has expired")
+        offline = False
+    token = access.issuer.issue(subject, granted, seconds=seconds)
     body: dict[str, object] = {
         "token": token,
         "access_token": token,
-        "expires_in": TOKEN_SECONDS,
+        "expires_in": seconds,
         "issued_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
     }
     if offline and not identity.anonymous:
         body["refresh_token"] = access.issuer.issue_refresh(subject)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+def _scheme(request: Request) -> str:
+    return request.headers.get("authorization", "").partition(" ")[0].lower()
 
 
 async def token_get(request: Request) -> JSONResponse:
@@ -65,7 +78,9 @@ async def token_get(request: Request) -> JSONResponse:
         identity = await in_thread(access.authenticate, request.headers.get("authorization"))
     except RegistryError:
         raise Unauthorized("the credentials are not valid") from None
-    if identity.granted is not None:  # a bearer token cannot buy another one
+    if identity.granted is not None and _scheme(request) == "bearer":
+        # A Bearer header cannot buy another token (token.md: the token endpoint takes Basic);
+        # a registry token sent as the Basic password can, with its limits (see _answer).
         raise Unauthorized("present a username and password or API token")
     offline = request.query_params.get("offline_token") == "true"
     return await _answer(request, identity, _scopes(request.query_params.getlist("scope")), offline)

@@ -52,6 +52,8 @@ class Identity:
     token_namespace: str | None = None
     # A registry bearer token: exactly what it grants ("repository:<name>" -> actions).
     granted: dict[str, set[str]] | None = field(default=None, hash=False, compare=False)
+    # ... and when it expires (unix seconds): a token bought with it must not outlive it.
+    expires_at: int | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -59,6 +61,11 @@ class Identity:
 
 
 ANONYMOUS = Identity()
+
+
+def _looks_like_jwt(secret: str) -> bool:
+    # A JWS compact serialization: base64url header ("eyJ" is '{"'), payload and signature.
+    return secret.startswith("eyJ") and secret.count(".") == 2
 
 
 def namespace_of(repository: str) -> str:
@@ -105,17 +112,10 @@ class AccessService:
         scheme, _, value = authorization.partition(" ")
         scheme = scheme.lower()
         if scheme == "bearer":
-            try:
-                subject, granted = self.issuer.verify(value.strip())
-            except InvalidToken:
-                raise self.challenge(error="invalid_token") from None
-            user = self.user(subject) if subject else None
-            return Identity(
-                user_id=user.id if user else None,
-                username=subject or None,
-                is_admin=bool(user and user.is_admin),
-                granted=granted,
-            )
+            identity = self._login_registry_token(value.strip())
+            if identity is None:
+                raise self.challenge(error="invalid_token")
+            return identity
         if scheme == "basic":
             try:
                 decoded = base64.b64decode(value.strip(), validate=True).decode()
@@ -149,6 +149,8 @@ class AccessService:
             # Tokens are checked every time (one indexed query, a SHA-256): a revoked token
             # must stop working at once.
             return self._login_token(username, secret)
+        if _looks_like_jwt(secret):
+            return self._login_registry_token(secret)
         identity = self._login_password(username, secret)
         if identity is not None:
             with self._lock:
@@ -188,6 +190,24 @@ class AccessService:
                     token_namespace=token.namespace,
                 )
         return None
+
+    def _login_registry_token(self, secret: str) -> Identity | None:
+        """The caller a registry token stands for: sent as a Bearer header, or as the password
+        with any username (what `docker login` / `oras login -u __token__ -p $TOKEN` send when
+        CI holds a trusted-publishing token, hub.auth.trusted). It grants exactly what the
+        token grants, until it expires. None when the token does not verify."""
+        try:
+            subject, granted, expires_at = self.issuer.verify_expiring(secret)
+        except InvalidToken:
+            return None
+        user = self.user(subject) if subject else None
+        return Identity(
+            user_id=user.id if user else None,
+            username=subject or None,
+            is_admin=bool(user and user.is_admin),
+            granted=granted,
+            expires_at=expires_at,
+        )
 
     def _login_password(self, username: str, secret: str) -> Identity | None:
         user = self.user(username)
@@ -344,7 +364,13 @@ class AccessService:
                 if "*" in wanted:
                     wanted = set(have)
                 actions = tuple(sorted(wanted & have))
-            elif kind == "registry" and name == "catalog" and not identity.anonymous:
+            elif (
+                kind == "registry"
+                and name == "catalog"
+                and not identity.anonymous
+                # a registry token (as a password) grants the catalog only if it says so
+                and (identity.granted is None or "registry:catalog" in identity.granted)
+            ):
                 actions = ("*",)
             else:
                 actions = ()

@@ -117,13 +117,18 @@ class TokenIssuer:
 
     def verify(self, token: str) -> tuple[str, dict[str, set[str]]]:
         """(subject, {repository name: actions}) of a registry token."""
+        subject, granted, _ = self.verify_expiring(token)
+        return subject, granted
+
+    def verify_expiring(self, token: str) -> tuple[str, dict[str, set[str]], int]:
+        """verify(), plus the token's expiry (unix seconds)."""
         claims = self._decode(token, self.service)
         granted: dict[str, set[str]] = {}
         for item in claims.get("access") or []:
             if isinstance(item, dict):
                 key = f"{item.get('type')}:{item.get('name')}"
                 granted.setdefault(key, set()).update(item.get("actions") or [])
-        return str(claims.get("sub") or ""), granted
+        return str(claims.get("sub") or ""), granted, int(claims.get("exp") or 0)
 
     def verify_refresh(self, token: str) -> str:
         return str(self._decode(token, f"{self.service}/refresh").get("sub") or "")

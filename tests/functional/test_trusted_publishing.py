@@ -233,3 +233,92 @@ def test_forged_signature_and_removed_rule(hub: HubServer, issuer: CiIssuer) -> 
     assert gone.status_code == 204
     assert exchange(hub, issuer.token(aud="other-aud", repository="x/y")).status_code == 401
     assert exchange(hub, "not-a-jwt").status_code == 401
+
+
+def test_the_token_works_as_a_basic_password(
+    hub: HubServer, issuer: CiIssuer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`oras login -u __token__ -p $TOKEN` / `docker login`: the registry token as the password
+    buys tokens for its own repository only, never longer-lived, never a refresh token."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    if not httpx.get(rules_url(hub, "alice/filter"), auth=("alice", "alice-pw")).json()[
+        "trusted_publishers"
+    ]:
+        test_rules_are_managed_by_owners(hub, issuer)
+    got = exchange(hub, issuer.token())
+    assert got.status_code == 200, got.text
+    token = got.json()["token"]
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    basic = ("__token__", token)
+
+    bought = httpx.get(
+        f"{hub.url}/auth/token",
+        params={
+            "service": hub.host,
+            "scope": ["repository:alice/filter:pull,push", "repository:alice/other:pull"],
+            "offline_token": "true",
+        },
+        auth=basic,
+    )
+    assert bought.status_code == 200, bought.text
+    body = bought.json()
+    assert "refresh_token" not in body
+    claims = jwt.decode(body["token"], options={"verify_signature": False})
+    assert claims["exp"] <= expires and body["expires_in"] <= 900
+    assert claims["access"] == [
+        {"type": "repository", "name": "alice/filter", "actions": ["pull", "push"]},
+        {"type": "repository", "name": "alice/other", "actions": []},
+    ]
+    catalog = httpx.get(
+        f"{hub.url}/auth/token", params={"scope": "registry:catalog:*"}, auth=basic
+    ).json()
+    assert jwt.decode(catalog["token"], options={"verify_signature": False})["access"] == [
+        {"type": "registry", "name": "catalog", "actions": []}
+    ]
+    # The password grant of the OAuth2 form, as docker sends it, is limited the same way.
+    posted = httpx.post(
+        f"{hub.url}/auth/token",
+        data={
+            "grant_type": "password",
+            "username": "__token__",
+            "password": token,
+            "scope": "repository:alice/filter:push",
+            "access_type": "offline",
+        },
+    )
+    assert posted.status_code == 200 and "refresh_token" not in posted.json()
+
+    # Basic straight on /v2 (wasme, skopeo with credentials) and an oras-py push with login.
+    assert httpx.get(f"{hub.url}/v2/alice/filter/tags/list", auth=basic).status_code in (200, 404)
+    denied = httpx.get(f"{hub.url}/v2/alice/elsewhere/tags/list", auth=basic)
+    assert denied.status_code == 401
+    reg = oras.provider.Registry(hostname=hub.host, insecure=True)
+    reg.login(username="__token__", password=token)
+    module = tmp_path / "basic.wasm"
+    module.write_bytes(minimal_wasm())
+    config = tmp_path / "basic-config.json"
+    config.write_bytes(wasme_config())
+    try:
+        reg.push(
+            target=f"{hub.host}/alice/filter:basic",
+            files=[f"{module}:{WASME_LAYER}"],
+            manifest_config=f"{config}:{WASME_CONFIG}",
+            disable_path_validation=True,
+            quiet=True,
+        )
+    finally:
+        reg.session.close()
+    tags = httpx.get(f"{hub.url}/v2/alice/filter/tags/list", auth=basic).json()["tags"]
+    assert "basic" in tags
+
+    # A Bearer header still cannot buy tokens, and a forged "token" is no password.
+    assert (
+        httpx.get(
+            f"{hub.url}/auth/token",
+            params={"scope": "repository:alice/filter:pull"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).status_code
+        == 401
+    )
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert httpx.get(f"{hub.url}/auth/token", auth=("__token__", forged)).status_code == 401
