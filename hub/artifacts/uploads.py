@@ -38,8 +38,8 @@ from hub.db.statements import insert_or_ignore, upsert
 from hub.limits import sizes
 from hub.limits.quotas import QuotaExceeded, QuotaService
 from hub.oci.digest import Digest
-from hub.oci.errors import BlobUploadUnknown, DigestInvalid, RangeInvalid
-from hub.storage import Storage
+from hub.oci.errors import BlobUploadInvalid, BlobUploadUnknown, DigestInvalid, RangeInvalid
+from hub.storage import BlobNotFound, Storage
 from hub.storage.paths import blob_key, upload_prefix, upload_segment_key
 
 
@@ -361,6 +361,15 @@ class UploadService:
             # published before a quota refusal are unreferenced, and gc removes them).
             self.cancel(name, upload_id)
             raise
+        except BlobNotFound as exc:
+            # A segment the database counts is gone (segments are not forced to disk, so a
+            # power cut can lose one; or fsck --repair removed a broken upload): the client
+            # must start over, which it does on a 4xx for the session.
+            self.cancel(name, upload_id)
+            raise BlobUploadInvalid(
+                {"session": upload_id, "missing": exc.key},
+                f"part of upload {upload_id} is no longer stored; start the upload again",
+            ) from None
         self.hashes.forget(upload.id)
         self.storage.delete_prefix(upload_prefix(upload.id))
         return BlobInfo(digest, size)

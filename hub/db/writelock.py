@@ -29,10 +29,10 @@ from typing import Any
 from sqlalchemy import Engine, event
 
 # Statements that make pysqlite open a write transaction (it issues BEGIN before DML) or that
-# write by themselves (DDL from migrations; SAVEPOINT opens a transaction that will write).
-_WRITES = frozenset(
-    {"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP", "SAVEPOINT"}
-)
+# write by themselves (DDL from migrations). Not SAVEPOINT: it opens a deferred transaction
+# that takes SQLite's write lock only at its first write, which is where this lock is taken
+# too (and held until the connection's commit/rollback, never shorter than SQLite's).
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP"})
 # Waiting longer than SQLite's own busy timeout (hub.db.engine) means something is stuck:
 # fail the request as SQLite would ("database is locked") rather than hang it.
 TIMEOUT_SECONDS = 30.0

@@ -18,7 +18,7 @@ from hub.db.engine import make_engine
 from hub.db.migrate import upgrade
 from hub.db.models import Upload, utcnow
 from hub.oci.digest import Digest
-from hub.oci.errors import BlobUploadUnknown
+from hub.oci.errors import BlobUploadInvalid, BlobUploadUnknown
 from hub.storage.memory import MemoryStorage
 
 
@@ -77,3 +77,21 @@ def test_gc_removes_tombstones_and_counts_only_abandoned_sessions(engine: Engine
     with Session(engine) as session:
         assert session.exec(select(Upload).where(col(Upload.id).is_not(None))).all() == []
     assert list(storage.list_prefix("uploads/")) == []
+
+
+def test_a_lost_segment_ends_the_upload_with_a_clear_error(engine: Engine) -> None:
+    """Segments are not forced to disk: one lost to a power cut must fail the upload cleanly
+    (400 BLOB_UPLOAD_INVALID, session gone), never publish a blob or raise a storage error."""
+    storage = MemoryStorage()
+    service = UploadService(engine, storage, secret="s")
+    upload = service.start("acme/filter")
+    service.append("acme/filter", upload.id, [b"hello "])
+    service.append("acme/filter", upload.id, [b"world"])
+    storage.delete(f"uploads/{upload.id}/00000000")
+    fresh = UploadService(engine, storage, secret="s")  # after a restart: no hash state kept
+    with pytest.raises(BlobUploadInvalid) as refused:
+        fresh.complete("acme/filter", upload.id, Digest.of(b"hello world"), None)
+    assert "start the upload again" in refused.value.text
+    with pytest.raises(BlobUploadUnknown):
+        fresh.get("acme/filter", upload.id)
+    assert list(storage.list_prefix("blobs/")) == [] and list(storage.list_prefix("uploads/")) == []
