@@ -6,7 +6,8 @@ here bound one run; the process boundary protects the hub from everything else.
     load_check(wasm, job)    -> {"ok", "reason", "abi"}: VM start + configure only
 
 Modules: abi (numbers, pair serialization), memory (guest memory), state (maps, buffers, the
-record), functions (env.proxy_*), wasi (WASI calls), limits (budgets, verdicts), sandbox
+record), functions (env.proxy_*: the table and `ProxyEnv`, whose methods live in properties,
+maps, stream, outbound and shared), wasi (WASI calls), limits (budgets, verdicts), sandbox
 (engine, linking, one call under limits), lifecycle (Envoy's call order), result (JSON)."""
 
 from __future__ import annotations

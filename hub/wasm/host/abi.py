@@ -6,6 +6,13 @@ from __future__ import annotations
 import struct
 from enum import IntEnum
 
+U32 = 0xFFFFFFFF
+
+
+def unsigned(value: int) -> int:
+    """wasmtime hands i32 arguments over signed; pointers and sizes are unsigned."""
+    return value & U32
+
 
 class Status(IntEnum):
     """proxy_status_t (the AssemblyScript SDK calls it WasmResult)."""

@@ -9,6 +9,7 @@ import os
 import struct
 import time
 
+from hub.wasm.host.abi import unsigned as _u
 from hub.wasm.host.limits import ProcExit
 from hub.wasm.host.memory import Guest
 from hub.wasm.host.state import HostState
@@ -16,10 +17,6 @@ from hub.wasm.host.state import HostState
 SUCCESS, BADF, FAULT, INVAL, NOENT, NOSYS, NOTSUP = 0, 8, 21, 28, 44, 52, 58
 RANDOM_MAX = 64 * 1024  # cpp-host's PROXY_WASM_HOST_WASI_RANDOM_GET_MAX_SIZE_BYTES
 WASI_MODULES = ("wasi_snapshot_preview1", "wasi_unstable")
-
-
-def _u(value: int) -> int:
-    return value & 0xFFFFFFFF
 
 
 class Wasi:
