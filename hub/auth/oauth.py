@@ -24,6 +24,7 @@ from authlib.common.security import generate_token
 from authlib.oauth2.rfc6749.parameters import prepare_grant_uri
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 
+from hub.auth.jwks import json_object, signing_key
 from hub.auth.signin import ExternalIdentity
 from hub.config import OidcProviderSettings, Settings
 
@@ -67,15 +68,7 @@ class OAuthService:
                 r = await client.get(url, **kwargs)
         except httpx.HTTPError as exc:
             raise SigninFailed(f"could not reach the sign-in provider: {exc}") from None
-        if r.status_code != 200:
-            raise SigninFailed(f"the sign-in provider answered {r.status_code} for {url}")
-        try:
-            found = r.json()
-        except ValueError:
-            raise SigninFailed(f"the sign-in provider sent no JSON from {url}") from None
-        if not isinstance(found, dict):
-            raise SigninFailed(f"the sign-in provider sent no JSON object from {url}")
-        return found
+        return json_object(r, url, "the sign-in provider", SigninFailed)
 
     async def discovery(self, provider: OidcProviderSettings) -> dict[str, Any]:
         hit = self._discovery.get(provider.name)
@@ -92,13 +85,9 @@ class OAuthService:
         for attempt in range(2):  # refetch once: the provider may have rotated its keys
             if attempt or jwks_uri not in self._jwks:
                 self._jwks[jwks_uri] = await self._get_json(jwks_uri)
-            try:
-                keys = jwt.PyJWKSet.from_dict(self._jwks[jwks_uri]).keys
-            except jwt.PyJWTError as exc:
-                raise SigninFailed(f"the provider's JWKS is not usable: {exc}") from None
-            for key in keys:
-                if kid is None or key.key_id == kid:
-                    return key.key
+            key = signing_key(self._jwks[jwks_uri], kid, "the provider's", SigninFailed)
+            if key is not None:
+                return key
         raise SigninFailed("the ID token is signed with a key the provider does not publish")
 
     # -- the flow --------------------------------------------------------------------------

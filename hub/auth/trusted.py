@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from hub.auth.accounts import audit
+from hub.auth.jwks import json_object, signing_key
 from hub.auth.tokens import Access, TokenIssuer
 from hub.config import Settings
 from hub.db.models import TrustedPublisher, UsedCiToken, utcnow
@@ -245,15 +246,7 @@ class TrustedPublishing:
             r = httpx.get(url, timeout=HTTP_TIMEOUT)
         except httpx.HTTPError as exc:
             raise Refused(f"could not reach the token's issuer: {exc}") from None
-        if r.status_code != 200:
-            raise Refused(f"the token's issuer answered {r.status_code} for {url}")
-        try:
-            body = r.json()
-        except ValueError:
-            raise Refused(f"the token's issuer sent no JSON from {url}") from None
-        if not isinstance(body, dict):
-            raise Refused(f"the token's issuer sent no JSON object from {url}")
-        return body
+        return json_object(r, url, "the token's issuer", Refused)
 
     def _jwks_uri(self, issuer: str) -> str:
         hit = self._discovery.get(issuer)
@@ -272,11 +265,7 @@ class TrustedPublishing:
         for attempt in range(2):  # refetch once: the issuer may have rotated its keys
             if attempt or uri not in self._jwks:
                 self._jwks[uri] = self._get_json(uri)
-            try:
-                keys = jwt.PyJWKSet.from_dict(self._jwks[uri]).keys
-            except jwt.PyJWTError as exc:
-                raise Refused(f"the issuer's JWKS is not usable: {exc}") from None
-            for key in keys:
-                if kid is None or key.key_id == kid:
-                    return key.key
+            key = signing_key(self._jwks[uri], kid, "the issuer's", Refused)
+            if key is not None:
+                return key
         raise Refused("the token is signed with a key its issuer does not publish")
