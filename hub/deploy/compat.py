@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hub.deploy.base import DeployArtifact, ModuleSource
+from hub.deploy.options import Options, Version
 from hub.wasm.abi import UNVERSIONED, describe_module_abi, mesh_label
 
 SPEC_ABIS = ("0.1.0", "0.2.0", "0.2.1")
@@ -108,6 +109,24 @@ def check(
         suggestions=suggestions,
         notes=notes,
     )
+
+
+class FetchedOverHttp:
+    """A target whose Envoy fetches the module from the hub's plain HTTP URL, pinned by its
+    sha256 (envoy, istio_legacy, consul, kuma). `first_021` is the target's first release
+    whose Envoy runs ABI 0.2.1 (None: every release the target supports does)."""
+
+    name: str
+    first_021: Version | None = None
+
+    def source(self, artifact: DeployArtifact) -> ModuleSource:
+        return ModuleSource.http(artifact)
+
+    def compatibility(self, artifact: DeployArtifact, options: Options) -> Compatibility:
+        version, first = options.version, self.first_021
+        early = first is not None and version is not None and version < first
+        abis = WITHOUT_021 if early else SPEC_ABIS
+        return check(self.name, version, abis, artifact, self.source(artifact))
 
 
 def istio_like_source(artifact: DeployArtifact) -> ModuleSource:

@@ -18,19 +18,18 @@ from hub.deploy.base import (
     BadOption,
     DeployArtifact,
     Document,
-    ModuleSource,
     Rendered,
     Target,
     metadata,
 )
-from hub.deploy.compat import SPEC_ABIS, Compatibility, check
+from hub.deploy.compat import FetchedOverHttp
 from hub.deploy.envoy_common import FETCH_TIMEOUT
 from hub.deploy.options import Options
 
 FORMS = ("config-entry", "kubernetes")
 
 
-class Consul:
+class Consul(FetchedOverHttp):
     name = "consul"
     summary = "Consul 1.16+ service-defaults with the builtin/wasm Envoy extension"
     options = (
@@ -43,12 +42,6 @@ class Consul:
         opt.version("Consul", "1.16"),
         opt.form(FORMS),
     )
-
-    def source(self, artifact: DeployArtifact) -> ModuleSource:
-        return ModuleSource.http(artifact)
-
-    def compatibility(self, artifact: DeployArtifact, options: Options) -> Compatibility:
-        return check(self.name, options.version, SPEC_ABIS, artifact, self.source(artifact))
 
     def arguments(self, artifact: DeployArtifact, options: Options) -> dict[str, Any]:
         if not options.root_id:

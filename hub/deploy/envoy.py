@@ -15,11 +15,10 @@ from hub.deploy.base import (
     BadOption,
     DeployArtifact,
     Document,
-    ModuleSource,
     Rendered,
     Target,
 )
-from hub.deploy.compat import SPEC_ABIS, WITHOUT_021, Compatibility, check
+from hub.deploy.compat import FetchedOverHttp
 from hub.deploy.envoy_common import (
     HCM,
     HCM_TYPE,
@@ -42,9 +41,10 @@ ADMIN_PORT = 9901
 FORMS = ("bootstrap", "filter")
 
 
-class Envoy:
+class Envoy(FetchedOverHttp):
     name = "envoy"
     summary = "Envoy static bootstrap (or the bare filter) fetching the module over HTTP"
+    first_021 = Version(1, 18)
     options = (
         opt.NAME,
         opt.ROOT_ID,
@@ -55,19 +55,6 @@ class Envoy:
         opt.version("Envoy", "1.17"),
         opt.form(FORMS),
     )
-
-    def source(self, artifact: DeployArtifact) -> ModuleSource:
-        return ModuleSource.http(artifact)
-
-    def compatibility(self, artifact: DeployArtifact, options: Options) -> Compatibility:
-        early = options.version is not None and options.version < Version(1, 18)
-        return check(
-            self.name,
-            options.version,
-            WITHOUT_021 if early else SPEC_ABIS,
-            artifact,
-            self.source(artifact),
-        )
 
     def render(self, artifact: DeployArtifact, options: Options) -> Rendered:
         if len(options.ports) > 1:

@@ -11,8 +11,8 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from hub.deploy import options as opt
-from hub.deploy.base import DeployArtifact, Document, ModuleSource, Rendered, Target, metadata
-from hub.deploy.compat import SPEC_ABIS, WITHOUT_021, Compatibility, check
+from hub.deploy.base import DeployArtifact, Document, Rendered, Target, metadata
+from hub.deploy.compat import FetchedOverHttp
 from hub.deploy.envoy_common import HCM, HTTP_WASM_TYPE, ROUTER, plugin_config
 from hub.deploy.options import Options, Version
 
@@ -27,9 +27,11 @@ def _istio_cluster(artifact: DeployArtifact) -> str:
     return f"outbound|{port}||{parts.hostname}"
 
 
-class IstioLegacy:
+class IstioLegacy(FetchedOverHttp):
     name = "istio_legacy"
     summary = "Istio 1.9-1.11 EnvoyFilter pair (ECDS, remote HTTP fetch)"
+    # Istio 1.9 shipped Envoy 1.17, before proxy-wasm 0.2.1.
+    first_021 = Version(1, 10)
     options = (
         opt.NAME,
         opt.namespace("istio-system"),
@@ -39,20 +41,6 @@ class IstioLegacy:
         opt.FAIL_OPEN,
         opt.version("Istio", "1.9", "1.11"),
     )
-
-    def source(self, artifact: DeployArtifact) -> ModuleSource:
-        return ModuleSource.http(artifact)
-
-    def compatibility(self, artifact: DeployArtifact, options: Options) -> Compatibility:
-        # Istio 1.9 shipped Envoy 1.17, before proxy-wasm 0.2.1.
-        early = options.version is not None and options.version < Version(1, 10)
-        return check(
-            self.name,
-            options.version,
-            WITHOUT_021 if early else SPEC_ABIS,
-            artifact,
-            self.source(artifact),
-        )
 
     def render(self, artifact: DeployArtifact, options: Options) -> Rendered:
         name = options.k8s_name

@@ -16,12 +16,11 @@ from hub.deploy.base import (
     BadOption,
     DeployArtifact,
     Document,
-    ModuleSource,
     Rendered,
     Target,
     metadata,
 )
-from hub.deploy.compat import SPEC_ABIS, Compatibility, check
+from hub.deploy.compat import FetchedOverHttp
 from hub.deploy.envoy_common import HUB_CLUSTER, ROUTER, TCP_PROXY, hub_cluster, wasm_filter
 from hub.deploy.options import Options, Version
 
@@ -34,7 +33,7 @@ def _yaml(value: dict[str, Any]) -> str:
     return text
 
 
-class Kuma:
+class Kuma(FetchedOverHttp):
     name = "kuma"
     summary = "Kuma / Kong Mesh 2.0+ MeshProxyPatch"
     options = (
@@ -49,12 +48,6 @@ class Kuma:
         opt.MESH,
         opt.version("Kuma", "2.0"),
     )
-
-    def source(self, artifact: DeployArtifact) -> ModuleSource:
-        return ModuleSource.http(artifact)
-
-    def compatibility(self, artifact: DeployArtifact, options: Options) -> Compatibility:
-        return check(self.name, options.version, SPEC_ABIS, artifact, self.source(artifact))
 
     def render(self, artifact: DeployArtifact, options: Options) -> Rendered:
         target_ref: dict[str, Any]
