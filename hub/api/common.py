@@ -6,10 +6,13 @@ from datetime import UTC, datetime
 
 from starlette.requests import Request
 
-from hub.api.errors import BadRequest, Unauthorized
+from hub.api.errors import BadRequest, NotFound, Unauthorized
+from hub.artifacts.details import RepositoryInfo
 from hub.auth import sessions
 from hub.auth.access import Identity
+from hub.oci.errors import NameUnknown
 from hub.oci.errors import Unauthorized as RegistryUnauthorized
+from hub.oci.reference import valid_name
 from hub.registry.streams import in_thread
 from hub.services import services
 
@@ -73,3 +76,44 @@ async def visible(request: Request) -> set[int] | None:
     identity = await identify(request)
     found: set[int] | None = await in_thread(services(request).access.visible_namespaces, identity)
     return found
+
+
+# -- repositories ----------------------------------------------------------------------------
+# `detail=False` keeps the Harbor endpoints' errors as they always were: a message only.
+
+
+def repository_name(request: Request, detail: bool = True) -> str:
+    """The repository named by the path, checked."""
+    name: str = request.path_params["name"]
+    if not valid_name(name):
+        raise BadRequest(
+            f"{name!r} is not a repository name", {"repository": name} if detail else None
+        )
+    return name
+
+
+async def repository_info(request: Request, name: str, detail: bool = True) -> RepositoryInfo:
+    """The repository with its tags, if the caller may see it (else 404, as if missing)."""
+    seen = await visible(request)
+    try:
+        return await in_thread(services(request).details.repository, name, seen)
+    except NameUnknown:
+        named = {"repository": name} if detail else None
+        raise NotFound(f"repository {name!r} does not exist", named) from None
+
+
+async def repositories_page(
+    request: Request, namespace_id: int | None, size_param: str, default_size: int, max_size: int
+) -> tuple[list[RepositoryInfo], int, int]:
+    """One page of the repositories the caller may see, in one namespace or in all: the
+    page's infos, the total and the page number (query `page`, and `size_param` per page)."""
+    page = int_param(request, "page", 1, 1, 100_000)
+    size = int_param(request, size_param, default_size, 1, max_size)
+    infos, total = await in_thread(
+        services(request).details.repositories,
+        namespace_id,
+        (page - 1) * size,
+        size,
+        await visible(request),
+    )
+    return infos, total, page

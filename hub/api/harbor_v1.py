@@ -12,11 +12,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.api.common import ZERO_TIME, int_param, require_user, rfc3339, visible
-from hub.api.errors import BadRequest, NotFound, Unauthorized
+from hub.api.common import (
+    ZERO_TIME,
+    int_param,
+    repositories_page,
+    repository_info,
+    repository_name,
+    require_user,
+    rfc3339,
+    visible,
+)
+from hub.api.errors import BadRequest, Unauthorized
 from hub.artifacts.details import NamespaceInfo, RepositoryInfo
-from hub.oci.errors import NameUnknown
-from hub.oci.reference import valid_name
 from hub.registry.streams import in_thread
 from hub.services import services
 
@@ -73,28 +80,14 @@ async def repositories(request: Request) -> JSONResponse:
     project_id = int_param(request, "project_id", 0, 0, 2**62)
     if not project_id:
         raise BadRequest("project_id is required", {"project_id": None})
-    page = int_param(request, "page", 1, 1, 100_000)
-    size = int_param(request, "page_size", 100, 1, 500)
-    infos, total = await in_thread(
-        services(request).details.repositories,
-        project_id,
-        (page - 1) * size,
-        size,
-        await visible(request),
-    )
+    infos, total, _ = await repositories_page(request, project_id, "page_size", 100, 500)
     return JSONResponse(
         [harbor_repository_json(i) for i in infos], headers={"X-Total-Count": str(total)}
     )
 
 
 async def tags(request: Request) -> JSONResponse:
-    name: str = request.path_params["name"]
-    if not valid_name(name):
-        raise BadRequest(f"{name!r} is not a repository name")
-    try:
-        info = await in_thread(services(request).details.repository, name, await visible(request))
-    except NameUnknown:
-        raise NotFound(f"repository {name!r} does not exist") from None
+    info = await repository_info(request, repository_name(request, detail=False), detail=False)
     return JSONResponse(
         [
             {

@@ -8,10 +8,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.api.common import require_user, visible
-from hub.api.errors import BadRequest, NotFound, Unauthorized
+from hub.api.common import repository_name, require_user, visible
+from hub.api.errors import NotFound, Unauthorized
 from hub.oci.errors import NameUnknown
-from hub.oci.reference import valid_name
 from hub.registry.streams import in_thread
 from hub.services import services
 
@@ -20,9 +19,7 @@ async def star(request: Request) -> JSONResponse:
     identity = await require_user(request)
     if identity.user_id is None:  # a bearer token for a subject that is no user
         raise Unauthorized("sign in as a hub user to star repositories")
-    name: str = request.path_params["name"]
-    if not valid_name(name):
-        raise BadRequest(f"{name!r} is not a repository name", {"repository": name})
+    name = repository_name(request)
     starred = request.method == "PUT"
     try:
         count = await in_thread(

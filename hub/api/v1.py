@@ -10,13 +10,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from hub.api.common import identify, int_param, rfc3339, visible
+from hub.api.common import (
+    identify,
+    repositories_page,
+    repository_info,
+    repository_name,
+    rfc3339,
+    visible,
+)
 from hub.api.errors import BadRequest, Forbidden, NotFound
 from hub.artifacts.details import RepositoryInfo, TagInfo, module_json
 from hub.auth.access import namespace_of
 from hub.oci.digest import Digest
 from hub.oci.errors import NameUnknown
-from hub.oci.reference import valid_name
 from hub.registry.streams import in_thread
 from hub.services import services
 
@@ -60,31 +66,8 @@ def tag_json(tag: TagInfo) -> dict[str, Any]:
     }
 
 
-def _name(request: Request) -> str:
-    name: str = request.path_params["name"]
-    if not valid_name(name):
-        raise BadRequest(f"{name!r} is not a repository name", {"repository": name})
-    return name
-
-
-async def _detail(request: Request, name: str) -> RepositoryInfo:
-    seen = await visible(request)
-    try:
-        return await in_thread(services(request).details.repository, name, seen)
-    except NameUnknown:
-        raise NotFound(f"repository {name!r} does not exist", {"repository": name}) from None
-
-
 async def list_repositories(request: Request) -> JSONResponse:
-    page = int_param(request, "page", 1, 1, 100_000)
-    per_page = int_param(request, "per_page", 50, 1, 100)
-    infos, total = await in_thread(
-        services(request).details.repositories,
-        None,
-        (page - 1) * per_page,
-        per_page,
-        await visible(request),
-    )
+    infos, total, page = await repositories_page(request, None, "per_page", 50, 100)
     return JSONResponse(
         {"results": [repository_json(i) for i in infos], "total": total, "page": page}
     )
@@ -95,15 +78,15 @@ async def repository_routes(request: Request) -> Response:
     path: str = request.path_params["path"]
     if path.endswith("/tags"):
         request.path_params["name"] = path[: -len("/tags")]
-        info = await _detail(request, _name(request))
+        info = await repository_info(request, repository_name(request))
         return JSONResponse(
             {"repository": info.repository.name, "tags": [tag_json(t) for t in info.tags]}
         )
     request.path_params["name"] = path
-    name = _name(request)
+    name = repository_name(request)
     if request.method == "PATCH":
         return await _update(request, name)
-    info = await _detail(request, name)
+    info = await repository_info(request, name)
     readme = info.repository.readme
     return JSONResponse(
         {**repository_json(info), "readme": readme, "tags": [tag_json(t) for t in info.tags]}
@@ -141,7 +124,7 @@ async def _update(request: Request, name: str) -> Response:
         await in_thread(services(request).details.update_metadata, name, changes)
     except NameUnknown:
         raise NotFound(f"repository {name!r} does not exist") from None
-    info = await _detail(request, name)
+    info = await repository_info(request, name)
     return JSONResponse({**repository_json(info), "readme": info.repository.readme})
 
 

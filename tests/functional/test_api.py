@@ -178,3 +178,29 @@ def test_users_current_for_wasme_login(tmp_path: Path) -> None:
         go_time(body["creation_time"]), go_time(body["update_time"])
         assert httpx.get(f"{server.url}/api/users/current").status_code == 401
         assert httpx.get(f"{server.url}/api/users/current", auth=("bob", "x")).status_code == 401
+
+
+def test_repository_errors_name_it_on_v1_but_not_on_harbor(client: httpx.Client) -> None:
+    missing = f"gone{secrets.token_hex(3)}/filter"
+
+    def error(path: str, status: int, **params: str) -> dict[str, object]:
+        r = client.get(path, params=params)
+        assert r.status_code == status, r.text
+        [found] = r.json()["errors"]
+        return dict(found)
+
+    assert error(f"/api/v1/repositories/{missing}/tags", 404) == {
+        "code": "NOT_FOUND",
+        "message": f"repository {missing!r} does not exist",
+        "detail": {"repository": missing},
+    }
+    assert error("/api/v1/repositories/UPPER/x", 400)["detail"] == {"repository": "UPPER/x"}
+    assert error("/api/v1/repositories", 400, per_page="101")["detail"] == {"per_page": "101"}
+    # Harbor's shapes: the message alone, as wasme has always been answered.
+    assert error(f"/api/repositories/{missing}/tags", 404) == {
+        "code": "NOT_FOUND",
+        "message": f"repository {missing!r} does not exist",
+    }
+    assert "detail" not in error("/api/repositories/UPPER/x/tags", 400)
+    paged = error("/api/repositories", 400, project_id="1", page_size="501")
+    assert paged["detail"] == {"page_size": "501"}
