@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.api.common import require_user, rfc3339
+from hub.api.common import admin_scoped, json_body, require_user, rfc3339, translate
 from hub.api.errors import ApiError, BadRequest, Forbidden, NotFound
 from hub.auth.access import Identity
 from hub.auth.accounts import AccountError, Conflict, Missing, expiry
@@ -24,26 +24,11 @@ class ConflictError(ApiError):
 
 
 def _translate(exc: AccountError) -> ApiError:
-    if isinstance(exc, Missing):
-        return NotFound(str(exc))
-    if isinstance(exc, Conflict):
-        return ConflictError(str(exc))
-    return BadRequest(str(exc))
-
-
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
+    return translate(exc, {Missing: NotFound, Conflict: ConflictError})
 
 
 def _may_manage_credentials(identity: Identity) -> None:
-    # A pull or push token must not be able to mint itself broader tokens.
-    if identity.token_actions is not None and "admin" not in identity.token_actions:
+    if not admin_scoped(identity):
         raise Forbidden("this needs a password sign-in or a token with the admin scope")
 
 
@@ -88,7 +73,7 @@ async def tokens(request: Request) -> Response:
         found = await in_thread(accounts.tokens, identity.username)
         return JSONResponse({"tokens": [token_json(t) for t in found]})
     _may_manage_credentials(identity)
-    body = await _body(request)
+    body = await json_body(request)
     scopes = body.get("scopes", ["pull"])
     days = body.get("expires_in_days")
     namespace = body.get("namespace")
@@ -142,7 +127,7 @@ async def _require_owner(request: Request, org: str) -> Identity:
 
 async def create_org(request: Request) -> Response:
     identity = await require_user(request)
-    body = await _body(request)
+    body = await json_body(request)
     name = body.get("name")
     if not isinstance(name, str) or not name:
         raise BadRequest("name is required")
@@ -160,7 +145,7 @@ async def members(request: Request) -> Response:
     user = request.path_params.get("username")
     try:
         if request.method == "PUT":
-            role = (await _body(request)).get("role")
+            role = (await json_body(request)).get("role")
             if not isinstance(role, str):
                 raise BadRequest("role must be a string: owner, maintainer or reader")
             await in_thread(accounts.set_member, org, user, role, identity.username)
@@ -175,7 +160,7 @@ async def members(request: Request) -> Response:
 async def robots(request: Request) -> Response:
     org = request.path_params["org"]
     identity = await _require_owner(request, org)
-    body = await _body(request)
+    body = await json_body(request)
     name, scopes = body.get("name"), body.get("scopes", ["pull"])
     if (
         not isinstance(name, str)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 
-from hub.api.errors import BadRequest, NotFound, Unauthorized
+from hub.api.errors import ApiError, BadRequest, NotFound, Unauthorized
 from hub.artifacts.details import RepositoryInfo
 from hub.auth import sessions
 from hub.auth.access import Identity
@@ -62,13 +64,40 @@ async def identify(request: Request) -> Identity:
     return identity
 
 
-async def require_user(request: Request) -> Identity:
+async def require_user(request: Request, open_hub_ok: bool = False) -> Identity:
     """A signed-in caller (HTTP Basic with a password or API token, a bearer token, or a
-    browser session)."""
+    browser session); with `open_hub_ok`, an anonymous one too when the hub is open."""
     identity = await identify(request)
-    if identity.anonymous:
+    if identity.anonymous and not (open_hub_ok and services(request).access.open):
         raise Unauthorized("sign in with a hub user's name and a password or API token")
     return identity
+
+
+def admin_scoped(identity: Identity) -> bool:
+    """Whether the credentials carry the admin scope: a password or browser sign-in does, a
+    token only if issued with it. A pull or push token must not manage credentials or owners'
+    settings, or it could mint itself broader ones."""
+    return identity.token_actions is None or "admin" in identity.token_actions
+
+
+async def json_body(request: Request) -> dict[str, Any]:
+    """The request body, which must be a JSON object."""
+    try:
+        body = await request.json()
+    except ValueError:
+        raise BadRequest("the body must be a JSON object") from None
+    if not isinstance(body, dict):
+        raise BadRequest("the body must be a JSON object")
+    return body
+
+
+def translate(exc: Exception, errors: Mapping[type[Exception], type[ApiError]]) -> ApiError:
+    """A service's refusal as the API error `errors` maps its class to (else a 400), with
+    the service's message."""
+    for kind, error in errors.items():
+        if isinstance(exc, kind):
+            return error(str(exc))
+    return BadRequest(str(exc))
 
 
 async def visible(request: Request) -> set[int] | None:

@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from hub.api.common import require_user
+from hub.api.common import admin_scoped, require_user
 from hub.api.errors import BadRequest, Forbidden, NotFound
 from hub.limits.quotas import QuotaService, Usage, parse_size
 from hub.registry.streams import in_thread
@@ -76,7 +76,7 @@ async def quota(request: Request) -> JSONResponse:
     except ValueError:
         raise BadRequest("the body must be JSON") from None
     wanted = _parse(body)
-    if identity.token_actions is not None and "admin" not in identity.token_actions:
+    if not admin_scoped(identity):
         raise Forbidden("setting a quota needs a password sign-in or a token with the admin scope")
     if not identity.is_admin:
         tightening = wanted is not None and (current.quota is None or wanted <= current.quota)

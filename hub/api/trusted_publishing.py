@@ -12,13 +12,11 @@ POST   /api/v1/trusted-publishing/exchange   {"token": "<CI OIDC token>", "repos
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.api.common import require_user
+from hub.api.common import admin_scoped, json_body, require_user
 from hub.api.errors import BadRequest, NotFound, Unauthorized
 from hub.auth.access import Identity, namespace_of
 from hub.auth.trusted import Refused, TrustError, rule_json
@@ -26,19 +24,9 @@ from hub.registry.streams import in_thread
 from hub.services import services
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except ValueError:
-        raise BadRequest("the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise BadRequest("the body must be a JSON object")
-    return body
-
-
 async def _owner(request: Request, repository: str) -> Identity:
     identity = await require_user(request)
-    if identity.token_actions is not None and "admin" not in identity.token_actions:
+    if not admin_scoped(identity):
         raise NotFound(f"no repository {repository!r} whose publishers you manage")
     svc = services(request)
     if not await in_thread(svc.access.administers, identity, namespace_of(repository)):
@@ -54,7 +42,7 @@ async def publishers(request: Request) -> Response:
     if request.method == "GET":
         found = await in_thread(trusted.rules, repository)
         return JSONResponse({"trusted_publishers": [rule_json(r) for r in found]})
-    body = await _body(request)
+    body = await json_body(request)
     issuer, audience = body.get("issuer"), body.get("audience")
     if not isinstance(issuer, str) or not isinstance(audience, str):
         raise BadRequest("issuer and audience (strings) and claims (object) are required")
@@ -82,7 +70,7 @@ async def remove(request: Request) -> Response:
 
 
 async def exchange(request: Request) -> Response:
-    body = await _body(request)
+    body = await json_body(request)
     token, repository = body.get("token"), body.get("repository")
     if not isinstance(token, str) or not token:
         raise BadRequest('send {"token": "<the CI job\'s OIDC token>"}')

@@ -16,9 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from hub.api.common import identify, int_param, rfc3339
-from hub.api.errors import ApiError, BadRequest, Forbidden, NotFound, Unauthorized
-from hub.auth.access import Identity
+from hub.api.common import int_param, json_body, require_user, rfc3339, translate
+from hub.api.errors import ApiError, BadRequest, Forbidden, NotFound
 from hub.db.models import Webhook, WebhookDelivery
 from hub.events.events import SUBSCRIBABLE
 from hub.events.webhooks import DeliveryLog, Denied, Missing, WebhookError
@@ -29,18 +28,7 @@ MAX_ID = 2**31 - 1
 
 
 def _translate(exc: WebhookError) -> ApiError:
-    if isinstance(exc, Missing):
-        return NotFound(str(exc))
-    if isinstance(exc, Denied):
-        return Forbidden(str(exc))
-    return BadRequest(str(exc))
-
-
-async def _caller(request: Request) -> Identity:
-    identity = await identify(request)
-    if identity.anonymous and not services(request).access.open:
-        raise Unauthorized("sign in with a hub user's name and a password or API token")
-    return identity
+    return translate(exc, {Missing: NotFound, Denied: Forbidden})
 
 
 def _id(request: Request) -> int:
@@ -95,19 +83,14 @@ def log_json(entry: DeliveryLog) -> dict[str, Any]:
 
 
 async def collection(request: Request) -> Response:
-    identity = await _caller(request)
+    identity = await require_user(request, open_hub_ok=True)
     ns = request.path_params["namespace"]
     webhooks = services(request).webhooks
     try:
         if request.method == "GET":
             found = await in_thread(webhooks.all, identity, ns)
             return JSONResponse({"webhooks": [webhook_json(h) for h in found]})
-        try:
-            body = await request.json()
-        except ValueError:
-            raise BadRequest("the body must be a JSON object") from None
-        if not isinstance(body, dict):
-            raise BadRequest("the body must be a JSON object")
+        body = await json_body(request)
         url, secret = body.get("url"), body.get("secret")
         if not isinstance(url, str) or not url:
             raise BadRequest('"url" (the http(s) URL to POST events to) is required')
@@ -124,7 +107,7 @@ async def collection(request: Request) -> Response:
 
 
 async def item(request: Request) -> Response:
-    identity = await _caller(request)
+    identity = await require_user(request, open_hub_ok=True)
     ns, webhook_id = request.path_params["namespace"], _id(request)
     webhooks = services(request).webhooks
     try:
@@ -138,7 +121,7 @@ async def item(request: Request) -> Response:
 
 
 async def deliveries(request: Request) -> Response:
-    identity = await _caller(request)
+    identity = await require_user(request, open_hub_ok=True)
     ns, webhook_id = request.path_params["namespace"], _id(request)
     n = int_param(request, "n", 50, 1, 200)
     try:
@@ -149,7 +132,7 @@ async def deliveries(request: Request) -> Response:
 
 
 async def send_test(request: Request) -> Response:
-    identity = await _caller(request)
+    identity = await require_user(request, open_hub_ok=True)
     ns, webhook_id = request.path_params["namespace"], _id(request)
     try:
         row = await in_thread(services(request).webhooks.send_test, identity, ns, webhook_id)

@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -311,3 +312,49 @@ def test_conformance_suite_with_a_token(tmp_path: Path) -> None:
     tail = result.stdout[-3000:]
     assert result.returncode == 0, tail
     assert " failed" not in tail.splitlines()[-1] and "passed" in tail.splitlines()[-1]
+
+
+def test_api_refusals_share_one_shape(world: World) -> None:
+    """The account, webhook and trusted-publishing APIs read bodies, scopes and callers the
+    same way: each refusal names what was wrong."""
+
+    def refusal(who: str | None, method: str, path: str, **kwargs: Any) -> tuple[int, str]:
+        with world.client(who) as c:
+            r = c.request(method, path, **kwargs)
+        [error] = r.json()["errors"]
+        return r.status_code, f"{error['code']}: {error['message']}"
+
+    not_object = (400, "BAD_REQUEST: the body must be a JSON object")
+    assert refusal("alice", "POST", "/api/v1/tokens", json=["pull"]) == not_object
+    assert refusal("alice", "POST", "/api/v1/orgs", content=b"{") == not_object
+    assert refusal(None, "POST", "/api/v1/trusted-publishing/exchange", json=1) == not_object
+    assert refusal("alice", "POST", "/api/v1/namespaces/alice/webhooks", json=[]) == not_object
+    assert refusal("alice-pullonly", "POST", "/api/v1/tokens", json={}) == (
+        403,
+        "DENIED: this needs a password sign-in or a token with the admin scope",
+    )
+    publishers = "/api/v1/repositories/alice/public/trusted-publishers"
+    assert refusal("alice-pullonly", "GET", publishers) == (
+        404,
+        "NOT_FOUND: no repository 'alice/public' whose publishers you manage",
+    )
+    # Service errors map by kind: Conflict -> 409, Missing -> 404.
+    assert refusal("alice", "POST", "/api/v1/orgs", json={"name": "acme"}) == (
+        409,
+        "CONFLICT: the namespace 'acme' is taken",
+    )
+    members = "/api/v1/orgs/acme/members/nobody"
+    assert refusal("alice", "PUT", members, json={"role": "reader"}) == (
+        404,
+        "NOT_FOUND: no user 'nobody'",
+    )
+    # Webhooks: anonymous callers sign in first (this hub is not open); a stranger's
+    # namespace does not exist for them.
+    assert refusal(None, "GET", "/api/v1/namespaces/alice/webhooks") == (
+        401,
+        "UNAUTHORIZED: sign in with a hub user's name and a password or API token",
+    )
+    assert refusal("bob", "GET", "/api/v1/namespaces/alice/webhooks") == (
+        404,
+        "NOT_FOUND: no namespace 'alice' that you manage",
+    )
