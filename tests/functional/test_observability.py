@@ -254,19 +254,6 @@ def test_readyz_names_the_database_that_failed(tmp_path: Path) -> None:
             assert httpx.get(f"{server.url}/readyz", timeout=30).status_code == 200
 
 
-def _cli(server: HubServer, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=server.env,
-        cwd=server.workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
 def test_no_secret_reaches_the_logs(tmp_path: Path) -> None:
     env = {"HUB_AUTH": "required", "HUB_LOG_FORMAT": "text", "HUB_ACCESS_LOG": "true"}
     server = HubServer(tmp_path, env, log_level="debug")
@@ -274,8 +261,8 @@ def test_no_secret_reaches_the_logs(tmp_path: Path) -> None:
     wrong = "wrong-" + secrets.token_urlsafe(16)
     # The database must exist before the user is created: the server migrates it at start.
     with server:
-        _cli(server, "user", "create", "alice", "--password-stdin", stdin=password + "\n")
-        token = _cli(server, "token", "create", "--user", "alice", "--scope", "admin").splitlines()[
+        server.cli("user", "create", "alice", "--password-stdin", stdin=password + "\n")
+        token = server.cli("token", "create", "--user", "alice", "--scope", "admin").splitlines()[
             -1
         ]
         url = server.url

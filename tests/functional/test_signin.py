@@ -18,23 +18,11 @@ from tests.support.postgres import fresh_database
 from tests.support.server import HubServer
 
 
-def _hub(server: HubServer, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=server.env,
-        cwd=server.workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
 def start(workdir: Path, **env: str) -> HubServer:
     # `serve` migrates a SQLite database at start-up
     env = {"HUB_AUTH": "required", "HUB_DATABASE_URL": f"sqlite:///{workdir}/hub.db", **env}
     server = HubServer(workdir, env).start()
-    _hub(server, "user", "create", "alice", "--password-stdin", stdin="alice-pw\n")
+    server.cli("user", "create", "alice", "--password-stdin", stdin="alice-pw\n")
     return server
 
 

@@ -32,18 +32,6 @@ FAST = {
 }
 
 
-def hub_cli(server: HubServer, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=server.env,
-        cwd=server.workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-
-
 def push(client: httpx.Client, repo: str, tag: str, salt: str = "") -> str:
     """A one-blob OCI artifact; returns the manifest digest."""
     config = json.dumps({"salt": salt}).encode()
@@ -96,7 +84,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     workdir = tmp_path_factory.mktemp("hub-webhooks")
     with HubServer(workdir, {"HUB_AUTH": "required", **FAST}) as server:
         for user in ("alice", "bob"):
-            hub_cli(server, "user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
+            server.cli("user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
         yield server
 
 

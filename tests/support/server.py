@@ -59,7 +59,7 @@ class HubServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
-            )
+            )  # fmt: skip
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -81,6 +81,26 @@ class HubServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+    def run(
+        self, *args: str, stdin: str | None = None, check: bool = False, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """``python -m hub <args>`` on this server's database and storage (its environment and
+        working directory), as an operator would run the CLI beside it."""
+        return subprocess.run(
+            [sys.executable, "-m", "hub", *args],
+            env=self.env,
+            cwd=self.workdir,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=timeout,
+        )
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        """What ``python -m hub <args>`` prints; a non-zero exit raises CalledProcessError."""
+        return self.run(*args, stdin=stdin, check=True).stdout
 
     @property
     def host(self) -> str:
