@@ -88,15 +88,9 @@ class HubServer:
         """``python -m hub <args>`` on this server's database and storage (its environment and
         working directory), as an operator would run the CLI beside it."""
         return subprocess.run(
-            [sys.executable, "-m", "hub", *args],
-            env=self.env,
-            cwd=self.workdir,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=check,
-            timeout=timeout,
-        )
+            [sys.executable, "-m", "hub", *args], env=self.env, cwd=self.workdir, input=stdin,
+            capture_output=True, text=True, check=check, timeout=timeout,
+        )  # fmt: skip
 
     def cli(self, *args: str, stdin: str | None = None) -> str:
         """What ``python -m hub <args>`` prints; a non-zero exit raises CalledProcessError."""
