@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.conftest import migrate
 from tests.support.server import HubServer
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
@@ -61,12 +62,7 @@ def push(client: httpx.Client, repo: str, tag: str = "v1", salt: bytes = b"") ->
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("hub-auth")
     env = {"HUB_AUTH": "required", "HUB_DATABASE_URL": f"sqlite:///{workdir}/hub.db"}
-    subprocess.run(
-        [sys.executable, "-m", "hub", "migrate"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    migrate(env, workdir)
     with HubServer(workdir, env) as server:
         tokens: dict[str, str] = {}
         for user in ("alice", "bob", "carol", "dave"):
@@ -264,12 +260,7 @@ def test_robot_and_audit_log(world: World) -> None:
 def test_conformance_suite_with_a_token(tmp_path: Path) -> None:
     """Every conformance workflow passes with auth on, a user's token as the password."""
     env = {"HUB_AUTH": "required", "HUB_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db"}
-    subprocess.run(
-        [sys.executable, "-m", "hub", "migrate"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    migrate(env, tmp_path)
     with HubServer(tmp_path, env) as server:
         server.cli("user", "create", "conformance", "--password-stdin", stdin="pw\n")
         token = (

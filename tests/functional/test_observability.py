@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +17,7 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from tests.conftest import migrate
 from tests.support.postgres import ADMIN, fresh_database
 from tests.support.server import HubServer
 
@@ -226,13 +224,7 @@ def _allow_connections(database: str, allow: bool) -> None:
 def test_readyz_names_the_database_that_failed(tmp_path: Path) -> None:
     with fresh_database("hub_ready") as url:
         env = {"HUB_DATABASE_URL": url}
-        subprocess.run(
-            [sys.executable, "-m", "hub", "migrate"],
-            env={**os.environ, **env},
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
-        )
+        migrate(env, tmp_path)
         database = url.rsplit("/", 1)[1]
         with HubServer(tmp_path, env) as server:
             assert httpx.get(f"{server.url}/readyz").status_code == 200

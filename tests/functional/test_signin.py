@@ -4,16 +4,14 @@ the session, sessions surviving a restart, and rate limits. Driven with httpx ag
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.conftest import migrate
 from tests.support.postgres import fresh_database
 from tests.support.server import HubServer
 
@@ -149,12 +147,7 @@ def limited_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubS
         return
     with fresh_database("hub_test_signin") as url:
         env = {"HUB_DATABASE_URL": url, "HUB_AUTH": "required"}
-        subprocess.run(
-            [sys.executable, "-m", "hub", "migrate"],
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        migrate(env, tmp_path)
         hub = start(tmp_path, HUB_SIGNIN_RATE_PER_MINUTE="3", **env)
         yield hub
         hub.stop()

@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -19,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import migrate
 from tests.support.postgres import fresh_database
 from tests.support.receiver import Receiver
 from tests.support.server import HubServer
@@ -247,13 +246,7 @@ def shared_db(tmp_path: Path) -> Iterator[dict[str, str]]:
             "HUB_STORAGE_URL": f"file://{tmp_path}/b",
             "HUB_DATABASE_URL": url,
         }
-        subprocess.run(
-            [sys.executable, "-m", "hub", "migrate"],
-            env={**os.environ, **env},
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
-        )
+        migrate(env, tmp_path)
         yield env
 
 
