@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import migrate
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
 

@@ -16,8 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import migrate
-from tests.support.postgres import fresh_database
+from tests.support.databases import BACKENDS, hub_on
 from tests.support.pushing import Artifact, push, random_artifact, sha256, verify
 from tests.support.server import HubServer
 
@@ -25,18 +24,10 @@ KILLS = 3
 PUSHERS = 3
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def crash_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubServer]:
-    env: dict[str, str] = {}
-    if request.param == "sqlite":
-        with HubServer(tmp_path, env) as server:
-            yield server
-        return
-    with fresh_database("hub_test_crash") as url:
-        env["HUB_DATABASE_URL"] = url
-        migrate(env, tmp_path)
-        with HubServer(tmp_path, env) as server:
-            yield server
+    with hub_on(request.param, tmp_path, {}, "crash") as server:
+        yield server
 
 
 def kill9(server: HubServer) -> None:

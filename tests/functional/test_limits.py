@@ -15,10 +15,9 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import migrate
 from tests.support.postgres import fresh_database
 from tests.support.pushing import push, push_blob, random_artifact, sha256
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 LIMIT = 100_000
 

@@ -17,9 +17,8 @@ import psycopg
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import migrate
 from tests.support.postgres import ADMIN, fresh_database
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
 

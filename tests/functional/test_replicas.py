@@ -12,12 +12,11 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from tests.conftest import migrate
 from tests.support import seaweed
 from tests.support.postgres import fresh_database
 from tests.support.pushing import MANIFEST, Artifact, path_of, push_blob, sha256
 from tests.support.seaweed import SeaweedS3
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 # The session fixture, re-exported (one SeaweedFS process however many modules do this).
 seaweedfs = seaweed.seaweedfs

@@ -11,9 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import migrate
 from tests.support.postgres import fresh_database
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 
 def start(workdir: Path, **env: str) -> HubServer:

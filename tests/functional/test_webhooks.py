@@ -17,10 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import migrate
 from tests.support.postgres import fresh_database
 from tests.support.receiver import Receiver
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
 FAST = {

@@ -14,6 +14,7 @@ from sqlalchemy import Engine
 from hub.db.engine import make_engine
 from hub.db.migrate import upgrade
 from tests.support.postgres import fresh_database
+from tests.support.server import HubServer, migrate
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -55,3 +56,19 @@ def engine_fixture(name: str, migrated: bool = True) -> Callable[..., Iterator[E
             yield found
 
     return engine
+
+
+@contextmanager
+def hub_on(backend: str, workdir: Path, env: dict[str, str], name: str) -> Iterator[HubServer]:
+    """A running hub on a fresh database of ``backend``: SQLite (the server's own file, which
+    `serve` migrates at start-up) or a new PostgreSQL database, migrated first as a deployment
+    does."""
+    if backend == "sqlite":
+        with HubServer(workdir, env) as server:
+            yield server
+        return
+    with database_url(backend, workdir, name) as url:
+        env = {**env, "HUB_DATABASE_URL": url}
+        migrate(env, workdir)
+        with HubServer(workdir, env) as server:
+            yield server

@@ -18,6 +18,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def migrate(env: dict[str, str], workdir: Path) -> None:
+    """``python -m hub migrate`` with ``env`` over this environment, as a deployment runs it
+    before starting servers on a new PostgreSQL database (SQLite is migrated by `serve`)."""
+    subprocess.run(
+        [sys.executable, "-m", "hub", "migrate"],
+        env={**os.environ, **env},
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+    )
+
+
 class HubServer:
     def __init__(
         self,
