@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -16,6 +17,39 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for(
+    proc: subprocess.Popen[bytes],
+    url: str,
+    timeout: float,
+    what: str,
+    log: Path,
+    error: type[Exception] = RuntimeError,
+) -> None:
+    """Return once ``url`` answers 200. If ``proc`` exits first, or nothing answers within
+    ``timeout`` seconds (then ``proc`` is stopped), raise ``error`` with the end of ``log``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise error(f"{what} exited: {log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    terminate(proc)
+    raise error(f"{what} did not answer: {log.read_text()[-3000:]}")
+
+
+def terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, and SIGKILL if it is still there 10 s later."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
 
 
 def migrate(env: dict[str, str], workdir: Path) -> None:
@@ -72,27 +106,11 @@ class HubServer:
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
             )  # fmt: skip
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"wasm-hub serve exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"wasm-hub serve did not answer: {self.log.read_text()[-3000:]}")
+        wait_for(self.proc, f"{self.url}/healthz", self.start_timeout, "wasm-hub serve", self.log)
+        return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc)
 
     def run(
         self, *args: str, stdin: str | None = None, check: bool = False, timeout: float = 120
