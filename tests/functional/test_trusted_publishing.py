@@ -22,7 +22,6 @@ import oras.provider
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.functional.test_auth import hub as cli
 from tests.support.artifacts import WASME_CONFIG, WASME_LAYER, minimal_wasm, wasme_config
 from tests.support.server import HubServer
 
@@ -107,7 +106,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, issuer: CiIssuer) -> Iterator[
     }
     with HubServer(workdir, env) as server:
         for user in ("alice", "bob"):
-            cli(server, "user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
+            server.cli("user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
         yield server
 
 
