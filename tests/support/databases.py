@@ -1,6 +1,7 @@
 """A fresh database on either backend the hub supports, for tests that run once per backend:
 SQLite (a file in the test's own directory) and PostgreSQL (a new database on 127.0.0.1,
-through tests.support.postgres, dropped afterwards)."""
+through tests.support.postgres, dropped afterwards). As a URL (``database_url``), an engine
+(``open_engine``, ``engine_fixture``) or a running hub on it (``hub_on``)."""
 
 from __future__ import annotations
 
