@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support.postgres import fresh_database
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 # `real_filter`: a proxy-wasm filter built from source (AssemblyScript, FORMATS.md section 5).
 # `oidc_provider`: a real OpenID Provider (node oidc-provider) on 127.0.0.1 for sign-in tests.
@@ -23,18 +20,6 @@ pytest_plugins = ["tests.support.wasm_build", "tests.support.oidc_provider"]
 def postgres_url() -> Iterator[str]:
     with fresh_database() as url:
         yield url
-
-
-def migrate(env: dict[str, str], workdir: Path) -> None:
-    import os
-
-    subprocess.run(
-        [sys.executable, "-m", "hub", "migrate"],
-        env={**os.environ, **env},
-        cwd=workdir,
-        check=True,
-        capture_output=True,
-    )
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

@@ -23,6 +23,7 @@ from tests.support.artifacts import (
     sha256,
     wasme_config,
 )
+from tests.support.oras_push import push_module
 from tests.support.server import HubServer
 from tests.support.wasme import WasmeClient
 
@@ -101,19 +102,14 @@ def pushed(
     found["compat"] = Pushed(repo, "v1", digest, module_sha)
 
     work = tmp_path_factory.mktemp("oras")
-    (work / "filter.wasm").write_bytes(real_filter)
-    (work / "config.json").write_text("{}")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HOME", str(work / "home"))  # oras-py reads ~/.docker/config.json
         registry = oras.provider.Registry(hostname=live_server.host, insecure=True)
         for variant, (config_type, layer_type) in ORAS_TYPES.items():
             repo = f"deploy/{variant}-{suffix}"
-            response = registry.push(
-                target=f"{live_server.host}/{repo}:v1",
-                files=[f"{work / 'filter.wasm'}:{layer_type}"],
-                manifest_config=f"{work / 'config.json'}:{config_type}",
-                disable_path_validation=True,
-                quiet=True,
+            target = f"{live_server.host}/{repo}:v1"
+            response = push_module(
+                registry, target, real_filter, layer_type, b"{}", config_type, work
             )
             assert response.status_code == 201, response.text
             digest = client.head(f"/v2/{repo}/manifests/v1").headers["docker-content-digest"]

@@ -7,8 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import subprocess
-import sys
 from typing import Any
 
 import httpx
@@ -394,48 +392,14 @@ def test_cli_prints_what_the_endpoint_answers(
         item = pushed[variant]
         expected = deploy(client, item, target, **options)
         assert expected.status_code == 200, expected.text
-        args = [
-            sys.executable,
-            "-m",
-            "hub",
-            "deploy",
-            "--repository",
-            item.repository,
-            "--ref",
-            item.tag,
-            "--target",
-            target,
-        ]
+        args = ["deploy", "--repository", item.repository, "--ref", item.tag, "--target", target]
         for key, value in options.items():
             args += [f"--{key.replace('_', '-')}", value]
-        done = subprocess.run(
-            args,
-            env=live_server.env,
-            cwd=live_server.workdir,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = live_server.run(*args, timeout=60)
         assert done.returncode == 0, done.stderr
         assert done.stdout == expected.text
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hub",
-            "deploy",
-            "--repository",
-            item.repository,
-            "--target",
-            "nginx",
-        ],
-        env=live_server.env,
-        cwd=live_server.workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
+    bad = live_server.run(
+        "deploy", "--repository", item.repository, "--target", "nginx", timeout=60
     )
     assert bad.returncode == 2 and "choose one of istio, istio_legacy, envoy" in bad.stderr
 

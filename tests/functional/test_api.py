@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
 
@@ -140,36 +140,13 @@ def test_harbor_endpoints_as_wasme_reads_them(client: httpx.Client) -> None:
 
 
 def test_users_current_for_wasme_login(tmp_path: Path) -> None:
-    import os
-    import subprocess
-    import sys
-
     env = {"HUB_AUTH": "required", "HUB_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db"}
-    subprocess.run(
-        [sys.executable, "-m", "hub", "migrate"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hub",
-            "user",
-            "create",
-            "bob",
-            "--email",
-            "bob@example.test",
-            "--password-stdin",
-        ],
-        input="pw-123\n",
-        text=True,
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    migrate(env, tmp_path)
     with HubServer(tmp_path, env) as server:
+        server.cli(
+            "user", "create", "bob", "--email", "bob@example.test", "--password-stdin",
+            stdin="pw-123\n",
+        )  # fmt: skip
         r = httpx.get(f"{server.url}/api/users/current", auth=("bob", "pw-123"))
         assert r.status_code == 200
         body = r.json()

@@ -16,22 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
-
-
-def hub(server: HubServer, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=server.env,
-        cwd=server.workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
 
 
 @dataclass
@@ -75,22 +62,17 @@ def push(client: httpx.Client, repo: str, tag: str = "v1", salt: bytes = b"") ->
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("hub-auth")
     env = {"HUB_AUTH": "required", "HUB_DATABASE_URL": f"sqlite:///{workdir}/hub.db"}
-    subprocess.run(
-        [sys.executable, "-m", "hub", "migrate"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    migrate(env, workdir)
     with HubServer(workdir, env) as server:
         tokens: dict[str, str] = {}
         for user in ("alice", "bob", "carol", "dave"):
-            hub(server, "user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
+            server.cli("user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
             tokens[f"{user}-password"] = f"{user}-pw"
-            out = hub(server, "token", "create", "--user", user, "--scope", "admin")
+            out = server.cli("token", "create", "--user", user, "--scope", "admin")
             tokens[user] = out.strip().splitlines()[-1]
-        out = hub(server, "token", "create", "--user", "alice", "--scope", "pull")
+        out = server.cli("token", "create", "--user", "alice", "--scope", "pull")
         tokens["alice-pullonly"] = out.strip().splitlines()[-1]
-        hub(server, "org", "create", "acme", "--owner", "alice")
+        server.cli("org", "create", "acme", "--owner", "alice")
         world = World(server, tokens)
         with world.client("alice") as alice:
             assert (
@@ -245,7 +227,7 @@ def test_tokens_revoked_and_expired(world: World) -> None:
     assert (
         httpx.get(f"{world.url}/v2/dave/ci/manifests/v1", auth=("dave", token)).status_code == 401
     )
-    out = hub(world.server, "token", "create", "--user", "dave", "--expires-days", "1")
+    out = world.server.cli("token", "create", "--user", "dave", "--expires-days", "1")
     short = out.strip().splitlines()[-1]
     import sqlite3
 
@@ -278,16 +260,11 @@ def test_robot_and_audit_log(world: World) -> None:
 def test_conformance_suite_with_a_token(tmp_path: Path) -> None:
     """Every conformance workflow passes with auth on, a user's token as the password."""
     env = {"HUB_AUTH": "required", "HUB_DATABASE_URL": f"sqlite:///{tmp_path}/hub.db"}
-    subprocess.run(
-        [sys.executable, "-m", "hub", "migrate"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    migrate(env, tmp_path)
     with HubServer(tmp_path, env) as server:
-        hub(server, "user", "create", "conformance", "--password-stdin", stdin="pw\n")
+        server.cli("user", "create", "conformance", "--password-stdin", stdin="pw\n")
         token = (
-            hub(server, "token", "create", "--user", "conformance", "--scope", "admin")
+            server.cli("token", "create", "--user", "conformance", "--scope", "admin")
             .strip()
             .splitlines()[-1]
         )

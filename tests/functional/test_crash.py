@@ -8,8 +8,6 @@ import os
 import random
 import secrets
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,8 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import migrate
-from tests.support.postgres import fresh_database
+from tests.support.databases import BACKENDS, hub_on
 from tests.support.pushing import Artifact, push, random_artifact, sha256, verify
 from tests.support.server import HubServer
 
@@ -27,29 +24,10 @@ KILLS = 3
 PUSHERS = 3
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def crash_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubServer]:
-    env: dict[str, str] = {}
-    if request.param == "sqlite":
-        with HubServer(tmp_path, env) as server:
-            yield server
-        return
-    with fresh_database("hub_test_crash") as url:
-        env["HUB_DATABASE_URL"] = url
-        migrate(env, tmp_path)
-        with HubServer(tmp_path, env) as server:
-            yield server
-
-
-def run_fsck(server: HubServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", "fsck", *args],
-        env=server.env,
-        cwd=server.workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    with hub_on(request.param, tmp_path, {}, "crash") as server:
+        yield server
 
 
 def kill9(server: HubServer) -> None:
@@ -152,14 +130,14 @@ def test_no_acknowledged_push_is_lost_across_sigkills(crash_server: HubServer) -
     # Nothing is missing or corrupt. A kill between a completed upload's commit and the
     # removal of its segments leaves those segments behind: fsck reports them (exit 1) and
     # --repair removes them, after which fsck is clean.
-    fsck = run_fsck(crash_server)
+    fsck = crash_server.run("fsck")
     problems = [line for line in fsck.stdout.splitlines() if ": " in line]
     lost = [line for line in problems if line.startswith(("missing", "corrupt", "broken"))]
     assert not lost, fsck.stdout
     leftovers = len([line for line in problems if line.startswith(("orphan", "temporary"))])
     if fsck.returncode != 0:
-        assert run_fsck(crash_server, "--repair").returncode == 0
-    final = run_fsck(crash_server)
+        assert crash_server.run("fsck", "--repair").returncode == 0
+    final = crash_server.run("fsck")
     assert final.returncode == 0, final.stdout + final.stderr
     print(
         f"0 acknowledged pushes lost across {KILLS} SIGKILLs: {len(acknowledged)} acknowledged "

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,17 +13,6 @@ import httpx
 
 from tests.support.pushing import push, random_artifact, sha256, verify
 from tests.support.server import HubServer
-
-
-def fsck(server: HubServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", "fsck", *args],
-        env=server.env,
-        cwd=server.workdir,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def blob_file(server: HubServer, digest: str) -> Path:
@@ -38,7 +25,7 @@ def test_fsck_finds_and_repairs(tmp_path: Path) -> None:
         artifact = random_artifact(f"fsck/r{secrets.token_hex(3)}", layers=3)
         with httpx.Client(base_url=server.url, timeout=30) as client:
             push(client, artifact, chunked=False)
-            clean = fsck(server)
+            clean = server.run("fsck")
             assert clean.returncode == 0, clean.stdout + clean.stderr
             assert "0 problems" in clean.stdout
 
@@ -53,7 +40,7 @@ def test_fsck_finds_and_repairs(tmp_path: Path) -> None:
             temp.write_bytes(b"partial")
             os.utime(temp, (time.time() - 3600, time.time() - 3600))
 
-            found = fsck(server)
+            found = server.run("fsck")
             assert found.returncode == 1, found.stdout
             assert f"missing: {lost}" in found.stdout
             assert f"corrupt: {damaged}" in found.stdout and "hashes to" in found.stdout
@@ -61,13 +48,13 @@ def test_fsck_finds_and_repairs(tmp_path: Path) -> None:
             assert "temporary: blobs/.tmp-killed" in found.stdout
             assert "4 problems" in found.stdout and "--repair" in found.stdout
             # --quick compares sizes only: the same-size corruption needs the hash.
-            quick = fsck(server, "--quick")
+            quick = server.run("fsck", "--quick")
             assert quick.returncode == 1 and f"corrupt: {damaged}" not in quick.stdout
 
-            repaired = fsck(server, "--repair")
+            repaired = server.run("fsck", "--repair")
             assert repaired.returncode == 0, repaired.stdout + repaired.stderr
             assert repaired.stdout.count("(repaired)") == 4
-            again = fsck(server)
+            again = server.run("fsck")
             assert again.returncode == 0 and "0 problems" in again.stdout, again.stdout
             assert not blob_file(server, sha256(stray)).exists() and not temp.exists()
 
@@ -80,4 +67,4 @@ def test_fsck_finds_and_repairs(tmp_path: Path) -> None:
             artifact.acknowledged.clear()
             push(client, artifact, chunked=True)
             verify(client, artifact)
-            assert fsck(server).returncode == 0
+            assert server.run("fsck").returncode == 0

@@ -20,8 +20,7 @@ import pytest
 from hub.artifacts.gc import collect
 from hub.db.engine import make_engine
 from hub.storage.filesystem import FilesystemStorage
-from tests.conftest import migrate
-from tests.support.postgres import fresh_database
+from tests.support.databases import BACKENDS, hub_on
 from tests.support.pushing import MANIFEST, Artifact, push_blob, random_artifact, sha256, verify
 from tests.support.server import HubServer
 
@@ -31,18 +30,11 @@ MAX_SECONDS = 20.0
 PUSHERS = 3
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def gc_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubServer]:
     env = {"HUB_GC_INTERVAL_SECONDS": "1", "HUB_GC_GRACE_SECONDS": str(GRACE)}
-    if request.param == "sqlite":
-        with HubServer(tmp_path, env) as server:
-            yield server
-        return
-    with fresh_database("hub_test_gc") as url:
-        env["HUB_DATABASE_URL"] = url
-        migrate(env, tmp_path)
-        with HubServer(tmp_path, env) as server:
-            yield server
+    with hub_on(request.param, tmp_path, env, "gc") as server:
+        yield server
 
 
 def blob_path(server: HubServer, digest: str) -> Path:

@@ -5,8 +5,6 @@ behind; rate limits answer 429 with Retry-After, counted across two replicas in 
 from __future__ import annotations
 
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -17,26 +15,11 @@ import httpx
 import pytest
 import redis
 
-from tests.conftest import migrate
 from tests.support.postgres import fresh_database
 from tests.support.pushing import push, push_blob, random_artifact, sha256
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 LIMIT = 100_000
-
-
-def hub(
-    server: HubServer, *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=server.env,
-        cwd=server.workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
 
 
 def stored(server: HubServer, digest: str) -> bool:
@@ -58,7 +41,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     env = {"HUB_AUTH": "required", "HUB_MAX_BLOB_BYTES": str(LIMIT)}
     with HubServer(workdir, env) as server:
         for args in (("admin", "--admin"), ("bob",)):
-            made = hub(server, "user", "create", *args, "--password-stdin", stdin="pw-secret\n")
+            made = server.run("user", "create", *args, "--password-stdin", stdin="pw-secret\n")
             assert made.returncode == 0, made.stderr
         yield server
 
@@ -141,11 +124,11 @@ def test_namespace_quota(guarded: HubServer) -> None:
         assert bob.get(url).json()["used_bytes"] == used + 20_000
 
     # The CLI shows and sets the same numbers.
-    shown = hub(guarded, "quota", "show", "bob")
+    shown = guarded.run("quota", "show", "bob")
     assert shown.returncode == 0 and f"uses {used + 20_000} bytes" in shown.stdout
-    cleared = hub(guarded, "quota", "set", "bob", "none")
+    cleared = guarded.run("quota", "set", "bob", "none")
     assert cleared.returncode == 0 and "quota unlimited" in cleared.stdout
-    assert hub(guarded, "quota", "set", "nobody", "1MiB").returncode == 1
+    assert guarded.run("quota", "set", "nobody", "1MiB").returncode == 1
 
 
 # -- rate limits across two replicas ---------------------------------------------------------

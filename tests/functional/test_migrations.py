@@ -5,10 +5,6 @@ models and the migrations describe the same schema (no pending autogenerate diff
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from sqlalchemy import Engine, text
 
@@ -16,24 +12,14 @@ from hub.artifacts.catalog import CatalogService
 from hub.auth.access import AccessService, Identity
 from hub.auth.accounts import AccountService
 from hub.config import Settings
-from hub.db.engine import make_engine
 from hub.db.migrate import _config, pending
-from tests.support.postgres import fresh_database
+from tests.support.databases import engine_fixture
 
 NOW = "CURRENT_TIMESTAMP"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        found = make_engine(f"sqlite:///{tmp_path}/upgrade.db")
-        yield found
-        found.dispose()
-    else:
-        with fresh_database("hub_test_upgrade") as url:
-            found = make_engine(url)
-            yield found
-            found.dispose()
+# Unmigrated: each test walks the schema up itself, stopping where it seeds old data.
+engine = engine_fixture("upgrade", migrated=False)
 
 
 def insert(conn: object, sql: str, **params: object) -> int:

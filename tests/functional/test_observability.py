@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +18,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.postgres import ADMIN, fresh_database
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
 
@@ -226,13 +223,7 @@ def _allow_connections(database: str, allow: bool) -> None:
 def test_readyz_names_the_database_that_failed(tmp_path: Path) -> None:
     with fresh_database("hub_ready") as url:
         env = {"HUB_DATABASE_URL": url}
-        subprocess.run(
-            [sys.executable, "-m", "hub", "migrate"],
-            env={**os.environ, **env},
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
-        )
+        migrate(env, tmp_path)
         database = url.rsplit("/", 1)[1]
         with HubServer(tmp_path, env) as server:
             assert httpx.get(f"{server.url}/readyz").status_code == 200
@@ -254,19 +245,6 @@ def test_readyz_names_the_database_that_failed(tmp_path: Path) -> None:
             assert httpx.get(f"{server.url}/readyz", timeout=30).status_code == 200
 
 
-def _cli(server: HubServer, *args: str, stdin: str | None = None) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=server.env,
-        cwd=server.workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
 def test_no_secret_reaches_the_logs(tmp_path: Path) -> None:
     env = {"HUB_AUTH": "required", "HUB_LOG_FORMAT": "text", "HUB_ACCESS_LOG": "true"}
     server = HubServer(tmp_path, env, log_level="debug")
@@ -274,8 +252,8 @@ def test_no_secret_reaches_the_logs(tmp_path: Path) -> None:
     wrong = "wrong-" + secrets.token_urlsafe(16)
     # The database must exist before the user is created: the server migrates it at start.
     with server:
-        _cli(server, "user", "create", "alice", "--password-stdin", stdin=password + "\n")
-        token = _cli(server, "token", "create", "--user", "alice", "--scope", "admin").splitlines()[
+        server.cli("user", "create", "alice", "--password-stdin", stdin=password + "\n")
+        token = server.cli("token", "create", "--user", "alice", "--scope", "admin").splitlines()[
             -1
         ]
         url = server.url

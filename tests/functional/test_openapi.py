@@ -9,8 +9,6 @@ import base64
 import itertools
 import json
 import re
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -184,19 +182,6 @@ def _run(
         into.unsatisfiable.append(label)
 
 
-def _cli(server: HubServer, *args: str, stdin: str | None = None) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=server.env,
-        cwd=server.workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout
-
-
 @pytest.fixture(scope="module")
 def authed_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubServer, str]]:
     """A hub with auth on, a user with an admin API token, an organisation and a repository."""
@@ -205,11 +190,9 @@ def authed_hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[HubSe
     # machine): the delivery queue is read once at start and then not for an hour.
     env = {"HUB_AUTH": "required", "HUB_WEBHOOK_POLL_SECONDS": "3600"}
     with HubServer(workdir, env) as server:
-        _cli(server, "user", "create", "fuzz", "--password-stdin", stdin="fuzz-password\n")
-        _cli(server, "org", "create", "fuzzorg", "--owner", "fuzz")
-        token = _cli(server, "token", "create", "--user", "fuzz", "--scope", "admin").splitlines()[
-            -1
-        ]
+        server.cli("user", "create", "fuzz", "--password-stdin", stdin="fuzz-password\n")
+        server.cli("org", "create", "fuzzorg", "--owner", "fuzz")
+        token = server.cli("token", "create", "--user", "fuzz", "--scope", "admin").splitlines()[-1]
         with httpx.Client(base_url=server.url, auth=("fuzz", token), timeout=30) as client:
             config = b"{}"
             digest = "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"

@@ -24,6 +24,7 @@ from tests.support.artifacts import (
     sha256,
     wasme_config,
 )
+from tests.support.oras_push import push_module
 from tests.support.server import HubServer
 
 CHUNK = 64 * 1024
@@ -68,17 +69,10 @@ def write(path: Path, data: bytes) -> Path:
 def push_wasm(
     registry: oras.provider.Registry, ref: str, tmp_path: Path, wasm: bytes, **kwargs: Any
 ) -> requests.Response:
-    module = write(tmp_path / "push" / "filter.wasm", wasm)
-    config = write(tmp_path / "push" / "runtime-config.json", wasme_config())
-    response: requests.Response = registry.push(
-        target=ref,
-        files=[f"{module}:{WASME_LAYER}"],
-        manifest_config=f"{config}:{WASME_CONFIG}",
-        manifest_annotations={"module.wasm.runtime/abi_version": ABI_ISTIO_17},
-        disable_path_validation=True,
-        quiet=True,
-        **kwargs,
-    )
+    response = push_module(
+        registry, ref, wasm, WASME_LAYER, wasme_config(), WASME_CONFIG, tmp_path / "push",
+        manifest_annotations={"module.wasm.runtime/abi_version": ABI_ISTIO_17}, **kwargs,
+    )  # fmt: skip
     assert response.status_code == 201, response.text
     return response
 

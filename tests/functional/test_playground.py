@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -289,29 +287,11 @@ def test_cli_prints_what_the_api_answers(
         "response": {"status": 200, "headers": [["server", "upstream"]]},
     }
     api = play(client, require_header, **body)
-    cli = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hub",
-            "run",
-            f"{require_header}:v1",
-            "--config",
-            "x-token",
-            "--method",
-            "POST",
-            "--header",
-            "x-token=t",
-            "--response-header",
-            "server=upstream",
-            "--json",
-        ],
-        env=server.env,
-        cwd=server.workdir,
-        capture_output=True,
-        text=True,
+    cli = server.run(
+        "run", f"{require_header}:v1", "--config", "x-token", "--method", "POST",
+        "--header", "x-token=t", "--response-header", "server=upstream", "--json",
         timeout=60,
-    )
+    )  # fmt: skip
     assert cli.returncode == 0, cli.stderr
     printed = json.loads(cli.stdout)
 

@@ -3,32 +3,23 @@ PostgreSQL database and one S3 bucket. Whatever one replica starts, the other co
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
-from tests.conftest import migrate
 from tests.support import seaweed
 from tests.support.postgres import fresh_database
+from tests.support.pushing import MANIFEST, Artifact, path_of, push_blob, sha256
 from tests.support.seaweed import SeaweedS3
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 # The session fixture, re-exported (one SeaweedFS process however many modules do this).
 seaweedfs = seaweed.seaweedfs
-
-MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -39,9 +30,7 @@ class Replicas:
 
 
 @pytest.fixture(scope="module")
-def replicas(
-    seaweedfs: SeaweedS3, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Replicas]:
+def replicas(seaweedfs: SeaweedS3, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     bucket = seaweedfs.new_bucket("replicas")
     with fresh_database("hub_replicas") as database_url:
         env = {
@@ -71,15 +60,7 @@ def repo() -> str:
     return f"replicas/r{secrets.token_hex(4)}"
 
 
-def path_of(location: str) -> str:
-    """A Location as a path+query, so it can be sent to either replica."""
-    parts = urlsplit(location)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def test_upload_hops_between_replicas(
-    replicas: Replicas, seaweedfs: SeaweedS3, repo: str
-) -> None:
+def test_upload_hops_between_replicas(replicas: Replicas, seaweedfs: SeaweedS3, repo: str) -> None:
     a, b = replicas.a, replicas.b
     data = secrets.token_bytes(1024 * 1024 + 4321)
     cuts = [0, 1000, 700_000, len(data)]
@@ -106,7 +87,7 @@ def test_upload_hops_between_replicas(
     gap = {"Content-Range": f"{cuts[2] + 1}-{cuts[3] - 1}"}  # one byte missing
     assert b.patch(location, content=chunk[2][1:], headers=gap).status_code == 416
 
-    d = digest(data)
+    d = sha256(data)
     r = b.put(location, params={"digest": d}, content=chunk[2], headers=content_range(2))
     assert r.status_code == 201, r.text  # closed with PUT on B, carrying the last chunk
     assert r.headers["docker-content-digest"] == d
@@ -121,31 +102,12 @@ def test_upload_hops_between_replicas(
 
 def test_manifest_pushed_to_one_is_pulled_from_the_other(replicas: Replicas, repo: str) -> None:
     a, b = replicas.a, replicas.b
-    config = b'{"architecture":"wasm","os":"wasip1"}'
     layer = secrets.token_bytes(20_000)
-    for blob in (config, layer):
-        r = a.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest(blob)}, content=blob)
-        assert r.status_code == 201, r.text
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": digest(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": digest(layer),
-                    "size": len(layer),
-                }
-            ],
-        },
-        separators=(",", ":"),
-    ).encode()
-    md = digest(manifest)
+    image = Artifact(repo, "v1", [layer], config=b'{"architecture":"wasm","os":"wasip1"}')
+    for blob in (image.config, layer):  # single-POST monolithic pushes on A
+        push_blob(a, repo, blob, chunked=False, skip_existing=False)
+    manifest = image.build_manifest()
+    md = sha256(manifest)
     for tag in ("v1.0.0", "latest"):
         r = a.put(
             f"/v2/{repo}/manifests/{tag}", content=manifest, headers={"Content-Type": MANIFEST}
@@ -159,7 +121,7 @@ def test_manifest_pushed_to_one_is_pulled_from_the_other(replicas: Replicas, rep
         assert got.content == manifest
         assert got.headers["docker-content-digest"] == md
         assert got.headers["content-type"] == MANIFEST
-    assert b.get(f"/v2/{repo}/blobs/{digest(layer)}").content == layer
+    assert b.get(f"/v2/{repo}/blobs/{sha256(layer)}").content == layer
 
     # a tag added on B is seen on A
     tags_a = a.get(f"/v2/{repo}/tags/list").json()

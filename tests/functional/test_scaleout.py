@@ -5,7 +5,6 @@ continues; whatever one stores, every other serves. Everything listens on 127.0.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -13,7 +12,6 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -21,14 +19,9 @@ import pytest
 from hub.db.engine import make_engine
 from hub.db.migrate import upgrade
 from tests.support.postgres import fresh_database
+from tests.support.pushing import MANIFEST, Artifact, path_of, push_blob, sha256
 from tests.support.seaweed_cluster import SeaweedCluster, seaweed_cluster
 from tests.support.server import HubServer
-
-MANIFEST = "application/vnd.oci.image.manifest.v1+json"
-
-
-def digest(data: bytes) -> str:
-    return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 @dataclass
@@ -89,11 +82,6 @@ def repo() -> str:
     return f"scale/r{secrets.token_hex(4)}"
 
 
-def path_of(location: str) -> str:
-    parts = urlsplit(location)
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
 def listening_addresses(pid: int) -> set[str]:
     """host:port (hex, as the kernel writes it) of every TCP socket ``pid`` listens on."""
     inodes = set()
@@ -140,7 +128,7 @@ def test_chunked_upload_hops_replicas_and_gateways(deployment: Deployment, repo:
     a, b = deployment.clients
     data = secrets.token_bytes(3 * 1024 * 1024 + 777)
     cuts = [0, 1024 * 1024, 2 * 1024 * 1024 + 5, len(data)]
-    d = digest(data)
+    d = sha256(data)
 
     r = a.post(f"/v2/{repo}/blobs/uploads/")  # begun on replica 0 (gateway a)
     assert r.status_code == 202, r.text
@@ -168,45 +156,27 @@ def test_chunked_upload_hops_replicas_and_gateways(deployment: Deployment, repo:
 
 def test_push_on_one_replica_pull_from_every_other(deployment: Deployment, repo: str) -> None:
     a, b = deployment.clients
-    config = b'{"architecture":"wasm","os":"wasip1"}'
     layer = secrets.token_bytes(300_000)
-    for blob in (config, layer):  # single-POST monolithic pushes on replica 1
-        r = b.post(f"/v2/{repo}/blobs/uploads/", params={"digest": digest(blob)}, content=blob)
-        assert r.status_code == 201, r.text
-    manifest = json.dumps(
-        {
-            "schemaVersion": 2,
-            "mediaType": MANIFEST,
-            "config": {
-                "mediaType": "application/vnd.oci.image.config.v1+json",
-                "digest": digest(config),
-                "size": len(config),
-            },
-            "layers": [
-                {
-                    "mediaType": "application/vnd.oci.image.layer.v1.tar",
-                    "digest": digest(layer),
-                    "size": len(layer),
-                }
-            ],
-        }
-    ).encode()
+    image = Artifact(repo, "v1", [layer], config=b'{"architecture":"wasm","os":"wasip1"}')
+    for blob in (image.config, layer):  # single-POST monolithic pushes on replica 1
+        push_blob(b, repo, blob, chunked=False, skip_existing=False)
+    manifest = image.build_manifest()
     r = a.put(f"/v2/{repo}/manifests/v1", content=manifest, headers={"Content-Type": MANIFEST})
     assert r.status_code == 201, r.text  # the manifest on replica 0 sees replica 1's blobs
     for client in deployment.clients:
         got = client.get(f"/v2/{repo}/manifests/v1", headers={"Accept": MANIFEST})
         assert got.status_code == 200 and got.content == manifest
-        assert got.headers["docker-content-digest"] == digest(manifest)
+        assert got.headers["docker-content-digest"] == sha256(manifest)
         assert client.get(f"/v2/{repo}/tags/list").json() == {"name": repo, "tags": ["v1"]}
 
     # Replica 1 sends blob readers to gateway b with a presigned URL; they fetch it there.
     no_follow = httpx.Client(base_url=deployment.servers[1].url, timeout=30)
     with no_follow:
-        r = no_follow.get(f"/v2/{repo}/blobs/{digest(layer)}")
+        r = no_follow.get(f"/v2/{repo}/blobs/{sha256(layer)}")
     assert r.status_code == 307, r.text
     assert r.headers["location"].startswith(deployment.cluster.gateways[1].endpoint + "/")
     assert httpx.get(r.headers["location"], timeout=30).content == layer
-    assert b.get(f"/v2/{repo}/blobs/{digest(layer)}").content == layer  # followed
+    assert b.get(f"/v2/{repo}/blobs/{sha256(layer)}").content == layer  # followed
 
 
 def test_concurrent_pushes_of_the_same_content_through_both_replicas(
@@ -222,7 +192,7 @@ def test_concurrent_pushes_of_the_same_content_through_both_replicas(
         client = (a, b)[n % 2]
         for blob in (config, layer):
             r = client.post(
-                f"/v2/{repo}/blobs/uploads/", params={"digest": digest(blob)}, content=blob
+                f"/v2/{repo}/blobs/uploads/", params={"digest": sha256(blob)}, content=blob
             )
             assert r.status_code == 201, r.text
         manifest = json.dumps(
@@ -231,13 +201,13 @@ def test_concurrent_pushes_of_the_same_content_through_both_replicas(
                 "mediaType": MANIFEST,
                 "config": {
                     "mediaType": "application/vnd.oci.empty.v1+json",
-                    "digest": digest(config),
+                    "digest": sha256(config),
                     "size": 2,
                 },
                 "layers": [
                     {
                         "mediaType": "application/octet-stream",
-                        "digest": digest(layer),
+                        "digest": sha256(layer),
                         "size": len(layer),
                     }
                 ],
@@ -255,4 +225,4 @@ def test_concurrent_pushes_of_the_same_content_through_both_replicas(
     latest_b = b.get(f"/v2/{repo}/manifests/latest", headers={"Accept": MANIFEST})
     assert latest_a.status_code == latest_b.status_code == 200
     assert latest_a.content == latest_b.content
-    assert b.get(f"/v2/{repo}/blobs/{digest(layer)}").content == layer
+    assert b.get(f"/v2/{repo}/blobs/{sha256(layer)}").content == layer

@@ -4,10 +4,7 @@ the session, sessions surviving a restart, and rate limits. Driven with httpx ag
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,26 +12,14 @@ import httpx
 import pytest
 
 from tests.support.postgres import fresh_database
-from tests.support.server import HubServer
-
-
-def _hub(server: HubServer, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=server.env,
-        cwd=server.workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+from tests.support.server import HubServer, migrate
 
 
 def start(workdir: Path, **env: str) -> HubServer:
     # `serve` migrates a SQLite database at start-up
     env = {"HUB_AUTH": "required", "HUB_DATABASE_URL": f"sqlite:///{workdir}/hub.db", **env}
     server = HubServer(workdir, env).start()
-    _hub(server, "user", "create", "alice", "--password-stdin", stdin="alice-pw\n")
+    server.cli("user", "create", "alice", "--password-stdin", stdin="alice-pw\n")
     return server
 
 
@@ -161,12 +146,7 @@ def limited_hub(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[HubS
         return
     with fresh_database("hub_test_signin") as url:
         env = {"HUB_DATABASE_URL": url, "HUB_AUTH": "required"}
-        subprocess.run(
-            [sys.executable, "-m", "hub", "migrate"],
-            env={**os.environ, **env},
-            check=True,
-            capture_output=True,
-        )
+        migrate(env, tmp_path)
         hub = start(tmp_path, HUB_SIGNIN_RATE_PER_MINUTE="3", **env)
         yield hub
         hub.stop()

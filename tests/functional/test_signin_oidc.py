@@ -5,8 +5,6 @@ by (issuer, subject) even when the preferred username changed; tampering is refu
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -29,15 +27,7 @@ def hub(
     )
     server.env.update(oidc_provider.hub_env("corp", server.url, title="Corp SSO"))
     server.start()
-    subprocess.run(
-        [sys.executable, "-m", "hub", "user", "create", "bob", "--password-stdin"],
-        env=server.env,
-        cwd=workdir,
-        input="bob-pw\n",
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    server.cli("user", "create", "bob", "--password-stdin", stdin="bob-pw\n")
     yield server
     server.stop()
 

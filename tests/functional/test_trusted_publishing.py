@@ -22,8 +22,8 @@ import oras.provider
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.functional.test_auth import hub as cli
 from tests.support.artifacts import WASME_CONFIG, WASME_LAYER, minimal_wasm, wasme_config
+from tests.support.oras_push import push_module
 from tests.support.server import HubServer
 
 AUDIENCE = "wasm-hub"
@@ -107,7 +107,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory, issuer: CiIssuer) -> Iterator[
     }
     with HubServer(workdir, env) as server:
         for user in ("alice", "bob"):
-            cli(server, "user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
+            server.cli("user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
         yield server
 
 
@@ -119,23 +119,19 @@ def exchange(hub: HubServer, token: str) -> httpx.Response:
     return httpx.post(f"{hub.url}/api/v1/trusted-publishing/exchange", json={"token": token})
 
 
-def oras_push(hub: HubServer, token: str, repo: str, tmp_path: Path) -> None:
-    reg = oras.provider.Registry(hostname=hub.host, insecure=True)
-    reg.auth.set_token_auth(token)
-    module = tmp_path / "filter.wasm"
-    module.write_bytes(minimal_wasm())
-    config = tmp_path / "runtime-config.json"
-    config.write_bytes(wasme_config())
+def oras_push(reg: oras.provider.Registry, target: str, tmp_path: Path) -> None:
+    """A wasme-shaped push with oras-py (which raises when refused); closes its session."""
     try:
-        reg.push(
-            target=f"{hub.host}/{repo}:v1",
-            files=[f"{module}:{WASME_LAYER}"],
-            manifest_config=f"{config}:{WASME_CONFIG}",
-            disable_path_validation=True,
-            quiet=True,
-        )
+        wasm, config = minimal_wasm(), wasme_config()
+        push_module(reg, target, wasm, WASME_LAYER, config, WASME_CONFIG, tmp_path)
     finally:
         reg.session.close()
+
+
+def token_registry(hub: HubServer, token: str) -> oras.provider.Registry:
+    reg = oras.provider.Registry(hostname=hub.host, insecure=True)
+    reg.auth.set_token_auth(token)
+    return reg
 
 
 def test_rules_are_managed_by_owners(hub: HubServer, issuer: CiIssuer) -> None:
@@ -180,12 +176,12 @@ def test_exchange_pushes_that_repository_only(
         {"type": "repository", "name": "alice/filter", "actions": ["pull", "push"]}
     ]
 
-    oras_push(hub, body["token"], "alice/filter", tmp_path)
+    oras_push(token_registry(hub, body["token"]), f"{hub.host}/alice/filter:v1", tmp_path)
     bearer = {"Authorization": f"Bearer {body['token']}"}
     pulled = httpx.get(f"{hub.url}/v2/alice/filter/manifests/v1", headers=bearer)
     assert pulled.status_code == 200
     with pytest.raises(Exception):  # noqa: B017 (oras-py raises a bare ValueError/HTTPError)
-        oras_push(hub, body["token"], "alice/elsewhere", tmp_path)
+        oras_push(token_registry(hub, body["token"]), f"{hub.host}/alice/elsewhere:v1", tmp_path)
     other = httpx.get(f"{hub.url}/v2/alice/elsewhere/tags/list", headers=bearer)
     assert other.status_code == 401
     assert 'error="insufficient_scope"' in other.headers["www-authenticate"]
@@ -294,20 +290,7 @@ def test_the_token_works_as_a_basic_password(
     assert denied.status_code == 401
     reg = oras.provider.Registry(hostname=hub.host, insecure=True)
     reg.login(username="__token__", password=token)
-    module = tmp_path / "basic.wasm"
-    module.write_bytes(minimal_wasm())
-    config = tmp_path / "basic-config.json"
-    config.write_bytes(wasme_config())
-    try:
-        reg.push(
-            target=f"{hub.host}/alice/filter:basic",
-            files=[f"{module}:{WASME_LAYER}"],
-            manifest_config=f"{config}:{WASME_CONFIG}",
-            disable_path_validation=True,
-            quiet=True,
-        )
-    finally:
-        reg.session.close()
+    oras_push(reg, f"{hub.host}/alice/filter:basic", tmp_path)
     tags = httpx.get(f"{hub.url}/v2/alice/filter/tags/list", auth=basic).json()["tags"]
     assert "basic" in tags
 

@@ -23,6 +23,7 @@ from tests.support.artifacts import (
     sha256,
     wasme_config,
 )
+from tests.support.oras_push import push_module
 from tests.support.server import HubServer
 from tests.support.wasme import WasmeClient
 
@@ -88,18 +89,9 @@ def test_oras_variants(
 ) -> None:
     config_type, layer_type = types
     repo = f"oras/{variant}-{secrets.token_hex(3)}"
-    (tmp_path / "push").mkdir()
-    module = tmp_path / "push" / "filter.wasm"
-    module.write_bytes(real_filter)
-    config = tmp_path / "push" / "config.json"
-    config.write_text("{}")
-    response = registry.push(
-        target=f"{live_server.host}/{repo}:v1",
-        files=[f"{module}:{layer_type}"],
-        manifest_config=f"{config}:{config_type}",
-        disable_path_validation=True,
-        quiet=True,
-    )
+    target = f"{live_server.host}/{repo}:v1"
+    push_dir = tmp_path / "push"
+    response = push_module(registry, target, real_filter, layer_type, b"{}", config_type, push_dir)
     assert response.status_code == 201, response.text
     files = registry.pull(target=f"{live_server.host}/{repo}:v1", outdir=str(tmp_path / "out"))
     assert Path(files[0]).read_bytes() == real_filter

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from urllib.parse import parse_qs
 
@@ -187,8 +185,9 @@ def test_auth_priming_get_is_tolerated_when_open(wasme: WasmeClient) -> None:
 
 def test_config_reader_is_strict() -> None:
     # both spellings of the spec are read; anything else is an error, as in wasme
-    assert read_runtime_config(b'{"abi_versions":["v0.2.1"],"config":{"root_ids":["r"]}}') \
-        .root_ids == ["r"]
+    assert read_runtime_config(
+        b'{"abi_versions":["v0.2.1"],"config":{"root_ids":["r"]}}'
+    ).root_ids == ["r"]
     with pytest.raises(WasmeError, match="unknown field"):
         read_runtime_config(b'{"type":"envoy_proxy","extra":1}')
 
@@ -199,15 +198,7 @@ def basic_auth_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubS
     SQLite only -- the auth handshake does not depend on the database."""
     workdir = tmp_path_factory.mktemp("hub-auth")
     with HubServer(workdir, {"HUB_AUTH": "required"}) as server:
-        subprocess.run(
-            [sys.executable, "-m", "hub", "user", "create", "pusher", "--password-stdin"],
-            input=f"{PASSWORD}\n",
-            env=server.env,
-            cwd=workdir,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        server.cli("user", "create", "pusher", "--password-stdin", stdin=f"{PASSWORD}\n")
         yield server
 
 
@@ -225,8 +216,11 @@ def test_push_and_pull_with_token_challenge(basic_auth_server: HubServer) -> Non
         assert token_calls and all(e.status == 200 for e in token_calls)
         assert token_calls[0].method == "POST"
         registry = [e for e in client.exchanges[1:] if e.path.startswith("/v2/")]
-        assert all(e.request_headers["authorization"].startswith("Bearer ") for e in registry
-                   if e.status != 401)
+        assert all(
+            e.request_headers["authorization"].startswith("Bearer ")
+            for e in registry
+            if e.status != 401
+        )
     with WasmeClient(basic_auth_server.url, "pusher", PASSWORD) as client:
         # a new repository is public: pull has no checkAuth, and needs no token
         image = client.pull(repo, "v1")

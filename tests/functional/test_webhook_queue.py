@@ -20,12 +20,11 @@ from sqlmodel import Session, col, select
 from hub.auth.access import AccessService, Identity
 from hub.config import Settings
 from hub.db.engine import make_engine
-from hub.db.migrate import upgrade
 from hub.db.models import Namespace, Webhook, WebhookAttempt, WebhookDelivery, utcnow
 from hub.events.delivery import Claimed, DeliveryQueue, Outcome, send
 from hub.events.events import ping_event
 from hub.events.webhooks import WebhookError, WebhookService
-from tests.support.postgres import fresh_database
+from tests.support.databases import BACKENDS, database_url, open_engine
 from tests.support.receiver import Receiver
 
 SETTINGS = Settings(
@@ -33,21 +32,16 @@ SETTINGS = Settings(
 )
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/queue.db"
-    else:
-        with fresh_database("hub_test_queue") as found:
-            yield found
+    with database_url(request.param, tmp_path, "queue") as found:
+        yield found
 
 
 @pytest.fixture
 def engine(url: str) -> Iterator[Engine]:
-    found = make_engine(url)
-    upgrade(found)
-    yield found
-    found.dispose()
+    with open_engine(url) as found:
+        yield found
 
 
 def queue_events(engine: Engine, count: int, target: str = "http://127.0.0.1:9/") -> int:

@@ -8,8 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ import pytest
 
 from tests.support.postgres import fresh_database
 from tests.support.receiver import Receiver
-from tests.support.server import HubServer
+from tests.support.server import HubServer, migrate
 
 OCI = "application/vnd.oci.image.manifest.v1+json"
 FAST = {
@@ -30,18 +28,6 @@ FAST = {
     "HUB_WEBHOOK_POLL_SECONDS": "0.1",
     "HUB_WEBHOOK_MAX_ATTEMPTS": "3",
 }
-
-
-def hub_cli(server: HubServer, *args: str, stdin: str | None = None) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "hub", *args],
-        env=server.env,
-        cwd=server.workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def push(client: httpx.Client, repo: str, tag: str, salt: str = "") -> str:
@@ -96,7 +82,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
     workdir = tmp_path_factory.mktemp("hub-webhooks")
     with HubServer(workdir, {"HUB_AUTH": "required", **FAST}) as server:
         for user in ("alice", "bob"):
-            hub_cli(server, "user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
+            server.cli("user", "create", user, "--password-stdin", stdin=f"{user}-pw\n")
         yield server
 
 
@@ -259,13 +245,7 @@ def shared_db(tmp_path: Path) -> Iterator[dict[str, str]]:
             "HUB_STORAGE_URL": f"file://{tmp_path}/b",
             "HUB_DATABASE_URL": url,
         }
-        subprocess.run(
-            [sys.executable, "-m", "hub", "migrate"],
-            env={**os.environ, **env},
-            cwd=tmp_path,
-            check=True,
-            capture_output=True,
-        )
+        migrate(env, tmp_path)
         yield env
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 from sqlalchemy import Engine, text
@@ -62,6 +63,19 @@ class Module:
         return json.dumps({"load_check": check})
 
 
+class RepoFields(TypedDict, total=False):
+    """What ``Catalog.stage`` takes besides the name (``add`` passes it on)."""
+
+    description: str
+    keywords: str
+    readme: str
+    stars: int
+    pulls: int
+    updated: int
+    modules: tuple[Module, ...]
+    private: bool
+
+
 @dataclass
 class Catalog:
     """Seeds repositories straight into the database and indexes them."""
@@ -71,31 +85,10 @@ class Catalog:
     search: Search
     ids: dict[str, int] = field(default_factory=dict)
 
-    def add(
-        self,
-        name: str,
-        description: str = "",
-        keywords: str = "",
-        readme: str = "",
-        stars: int = 0,
-        pulls: int = 0,
-        updated: int = 0,
-        modules: tuple[Module, ...] = (),
-        private: bool = False,
-    ) -> int:
+    def add(self, name: str, **fields: Unpack[RepoFields]) -> int:
+        """``stage`` in a session of its own, committed."""
         with Session(self.engine) as session:
-            repo_id = self.stage(
-                session,
-                name,
-                description,
-                keywords,
-                readme,
-                stars,
-                pulls,
-                updated,
-                modules,
-                private,
-            )
+            repo_id = self.stage(session, name, **fields)
             session.commit()
         return repo_id
 

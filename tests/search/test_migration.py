@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from sqlalchemy import Engine, inspect, text
 
-from hub.db.engine import make_engine
 from hub.db.migrate import _config
 from hub.search import SearchQuery, open_search
-from tests.support.postgres import fresh_database
+from tests.support.databases import engine_fixture
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        found = make_engine(f"sqlite:///{tmp_path}/migrate.db")
-        yield found
-        found.dispose()
-    else:
-        with fresh_database("hub_test_search_migration") as url:
-            found = make_engine(url)
-            yield found
-            found.dispose()
+# Unmigrated: each test walks the schema up (and down) itself.
+engine = engine_fixture("search_migration", migrated=False)
 
 
 def seed_at_0002(engine: Engine) -> None:

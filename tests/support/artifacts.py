@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.support.wasm_asm import HEADER, custom
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
@@ -33,28 +35,10 @@ def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def _leb128(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
-def custom_section(name: str, payload: bytes) -> bytes:
-    """A wasm custom section (id 0): LEB128 size, LEB128 name length, name, payload."""
-    body = _leb128(len(name.encode())) + name.encode() + payload
-    return b"\x00" + _leb128(len(body)) + body
-
-
 def minimal_wasm(payload: bytes = b"", name: str = "hub-test") -> bytes:
     """The smallest valid module (magic + version 1) plus one custom section, so every test
     can push distinct bytes."""
-    return b"\x00asm\x01\x00\x00\x00" + custom_section(name, payload)
+    return HEADER + custom(name, payload)
 
 
 def wasme_config(

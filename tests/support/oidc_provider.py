@@ -26,7 +26,6 @@ button.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import hashlib
 import html
@@ -35,7 +34,6 @@ import os
 import re
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urljoin
@@ -43,7 +41,7 @@ from urllib.parse import urljoin
 import httpx
 import pytest
 
-from tests.support.server import free_port
+from tests.support.server import free_port, terminate, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = Path(__file__).resolve().parent / "oidc"
@@ -111,25 +109,11 @@ class OidcProvider:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise ProviderError(f"oidc-provider exited: {self.log.read_text()[-3000:]}")
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(self.discovery_url, timeout=1).status_code == 200:
-                    return self
-            time.sleep(0.1)
-        self.stop()
-        raise ProviderError(f"oidc-provider did not answer: {self.log.read_text()[-3000:]}")
+        wait_for(self.proc, self.discovery_url, 30, "oidc-provider", self.log, ProviderError)
+        return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc)
 
     def register(self, redirect_uri: str) -> tuple[str, str]:
         r = httpx.post(

@@ -7,6 +7,7 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -17,6 +18,12 @@ LAYER = "application/vnd.oci.image.layer.v1.tar"
 
 def sha256(data: bytes) -> str:
     return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def path_of(location: str) -> str:
+    """A Location as a path+query, so it can be sent to any replica."""
+    parts = urlsplit(location)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
 
 
 class PushFailed(AssertionError):

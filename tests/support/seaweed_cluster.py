@@ -10,12 +10,8 @@ buckets are never created implicitly, and S3 requires the one admin identity wri
 
 from __future__ import annotations
 
-import json
-import os
 import secrets
-import signal
 import socket
-import stat
 import subprocess
 import time
 from collections.abc import Iterator
@@ -26,9 +22,9 @@ from pathlib import Path
 import httpx
 from botocore.exceptions import BotoCoreError, ClientError
 
-from tests.support.seaweed import SeaweedS3, weed_binary
+from tests.support import weed
+from tests.support.seaweed import SeaweedS3
 
-START_TIMEOUT = 60.0
 LOOPBACK = ("-ip=127.0.0.1", "-ip.bind=127.0.0.1")
 
 
@@ -76,7 +72,8 @@ class SeaweedCluster:
         # SeaweedFS addresses a server with a non-default gRPC port as host:port.grpcport.
         master = f"127.0.0.1:{p['master']}.{p['master.grpc']}"
         filer = f"127.0.0.1:{p['filer']}.{p['filer.grpc']}"
-        config = self._write_identities()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        config = weed.write_identities(self.workdir, self.access_key, self.secret_key)
         plan: list[tuple[str, list[str]]] = [
             (
                 "master",
@@ -126,45 +123,15 @@ class SeaweedCluster:
             )  # fmt: skip
         return plan
 
-    def _write_identities(self) -> Path:
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        path = self.workdir / "s3.json"
-        identity = {
-            "name": "admin",
-            "credentials": [{"accessKey": self.access_key, "secretKey": self.secret_key}],
-            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-        }
-        path.write_text(json.dumps({"identities": [identity]}))
-        path.chmod(0o600)
-        return path
-
-    def _env(self) -> dict[str, str]:
-        tmp = self.workdir / "tmp"
-        tmp.mkdir(parents=True, exist_ok=True)
-        return {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.workdir),  # no ~/.seaweedfs/*.toml from the caller
-            "TMPDIR": str(tmp),
-            "GOMAXPROCS": "2",
-            "GOMEMLIMIT": "256MiB",
-        }
-
     # -- lifecycle --------------------------------------------------------------------------
 
     def _spawn(self, name: str, args: list[str]) -> None:
         for sub in ("master", "volume1", "volume2", "filer"):
             (self.workdir / sub).mkdir(parents=True, exist_ok=True)
-        node = Node(name, [str(weed_binary()), *args], self.workdir / f"{name}.log")
-        with open(node.log, "ab") as log:
-            node.proc = subprocess.Popen(
-                node.command,
-                cwd=self.workdir,
-                env=self._env(),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        node = Node(name, [str(weed.weed_binary()), *args], self.workdir / f"{name}.log")
+        node.proc = weed.spawn_weed(
+            node.command, self.workdir, weed.weed_env(self.workdir, "256MiB"), node.log
+        )
         self.nodes.append(node)
 
     def _wait_http(self, name: str, url: str, deadline: float) -> None:
@@ -188,7 +155,7 @@ class SeaweedCluster:
 
     def start(self) -> SeaweedCluster:
         plan = dict(self._plan())
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + weed.START_TIMEOUT
         try:
             self._spawn("master", plan["master"])
             self._wait_http(
@@ -240,15 +207,7 @@ class SeaweedCluster:
                         f"SeaweedFS S3 gateway {gw.endpoint} not ready ({last}):\n{self.log_tail()}"
                     )
                 try:
-                    client.list_buckets()  # signed: proves the identity file was loaded
-                    if n == 0:
-                        try:
-                            client.create_bucket(Bucket=self.bucket)
-                        except ClientError as exc:
-                            code = exc.response.get("Error", {}).get("Code")
-                            if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                                raise
-                    client.head_bucket(Bucket=self.bucket)
+                    weed.ensure_bucket(client, self.bucket, create=n == 0)
                     break
                 except (ClientError, BotoCoreError) as exc:
                     last = exc
@@ -274,25 +233,14 @@ class SeaweedCluster:
         return "\n".join(parts)
 
     def stop(self) -> None:
-        # Throwaway data: kill each process group (a graceful filer stop drains for ~12 s).
         for node in reversed(self.nodes):
-            if node.proc is not None and node.proc.poll() is None:
-                try:
-                    os.killpg(node.proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+            if node.proc is not None:
+                weed.kill_weed(node.proc)
         for node in self.nodes:
             if node.proc is not None:
                 node.proc.wait(30)
         self.nodes.clear()
-        # gRPC unix sockets land in /tmp named after our ports; a kill leaves them behind.
-        for port in self.ports.values():
-            for path in Path("/tmp").glob(f"seaweedfs-*-{port}.sock"):
-                try:
-                    if stat.S_ISSOCK(path.lstat().st_mode):
-                        path.unlink()
-                except OSError:
-                    pass
+        weed.remove_sockets(self.ports.values())
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -16,6 +17,51 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_for(
+    proc: subprocess.Popen[bytes],
+    url: str,
+    timeout: float,
+    what: str,
+    log: Path,
+    error: type[Exception] = RuntimeError,
+) -> None:
+    """Return once ``url`` answers 200. If ``proc`` exits first, or nothing answers within
+    ``timeout`` seconds (then ``proc`` is stopped), raise ``error`` with the end of ``log``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise error(f"{what} exited: {log.read_text()[-3000:]}")
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    terminate(proc)
+    raise error(f"{what} did not answer: {log.read_text()[-3000:]}")
+
+
+def terminate(proc: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM, and SIGKILL if it is still there 10 s later."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def migrate(env: dict[str, str], workdir: Path) -> None:
+    """``python -m hub migrate`` with ``env`` over this environment, as a deployment runs it
+    before starting servers on a new PostgreSQL database (SQLite is migrated by `serve`)."""
+    subprocess.run(
+        [sys.executable, "-m", "hub", "migrate"],
+        env={**os.environ, **env},
+        cwd=workdir,
+        check=True,
+        capture_output=True,
+    )
 
 
 class HubServer:
@@ -59,28 +105,26 @@ class HubServer:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.workdir,
-            )
-        deadline = time.monotonic() + self.start_timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"wasm-hub serve exited: {self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"wasm-hub serve did not answer: {self.log.read_text()[-3000:]}")
+            )  # fmt: skip
+        wait_for(self.proc, f"{self.url}/healthz", self.start_timeout, "wasm-hub serve", self.log)
+        return self
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        terminate(self.proc)
+
+    def run(
+        self, *args: str, stdin: str | None = None, check: bool = False, timeout: float = 120
+    ) -> subprocess.CompletedProcess[str]:
+        """``python -m hub <args>`` on this server's database and storage (its environment and
+        working directory), as an operator would run the CLI beside it."""
+        return subprocess.run(
+            [sys.executable, "-m", "hub", *args], env=self.env, cwd=self.workdir, input=stdin,
+            capture_output=True, text=True, check=check, timeout=timeout,
+        )  # fmt: skip
+
+    def cli(self, *args: str, stdin: str | None = None) -> str:
+        """What ``python -m hub <args>`` prints; a non-zero exit raises CalledProcessError."""
+        return self.run(*args, stdin=stdin, check=True).stdout
 
     @property
     def host(self) -> str:

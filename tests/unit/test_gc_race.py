@@ -7,42 +7,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col
 
 from hub.artifacts import gc
 from hub.artifacts.blobs import claim
-from hub.db.engine import make_engine
-from hub.db.migrate import upgrade
 from hub.db.models import Blob, Namespace, Repository, RepositoryBlob, utcnow
 from hub.oci.digest import Digest
 from hub.storage.memory import MemoryStorage
 from hub.storage.paths import blob_key
-from tests.support.postgres import fresh_database
+from tests.support.databases import engine_fixture
 
 DIGEST = Digest.of(b"layer")
 OLD = timedelta(hours=2)
 GRACE = timedelta(hours=1)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        found = make_engine(f"sqlite:///{tmp_path}/gc.db")
-        upgrade(found)
-        yield found
-        found.dispose()
-        return
-    with fresh_database("hub_test_gc_race") as url:
-        found = make_engine(url)
-        upgrade(found)
-        yield found
-        found.dispose()
+engine = engine_fixture("gc_race")
 
 
 def seed(engine: Engine, storage: MemoryStorage) -> int:

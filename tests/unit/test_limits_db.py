@@ -3,34 +3,16 @@ lock the namespace row and upsert with RETURNING)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session
 
-from hub.db.engine import make_engine
-from hub.db.migrate import upgrade
 from hub.db.models import Blob, Namespace, Repository, RepositoryBlob
 from hub.limits import quotas
 from hub.limits.ratelimit import DatabaseCounter
-from tests.support.postgres import fresh_database
+from tests.support.databases import engine_fixture
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        found = make_engine(f"sqlite:///{tmp_path}/limits.db")
-        upgrade(found)
-        yield found
-        found.dispose()
-        return
-    with fresh_database("hub_test_limits") as url:
-        found = make_engine(url)
-        upgrade(found)
-        yield found
-        found.dispose()
+engine = engine_fixture("limits")
 
 
 def test_quota_counts_unique_linked_bytes(engine: Engine) -> None:

@@ -5,6 +5,7 @@ and gc removes the tombstones of ended sessions without calling them abandoned."
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,19 +15,17 @@ from sqlmodel import Session, col, select
 
 from hub.artifacts import gc, uploads
 from hub.artifacts.uploads import TOMBSTONE, UploadService
-from hub.db.engine import make_engine
-from hub.db.migrate import upgrade
 from hub.db.models import Upload, utcnow
 from hub.oci.digest import Digest
 from hub.oci.errors import BlobUploadInvalid, BlobUploadUnknown
 from hub.storage.memory import MemoryStorage
+from tests.support.databases import open_engine
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    found = make_engine(f"sqlite:///{tmp_path}/u.db")
-    upgrade(found)
-    return found
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with open_engine(f"sqlite:///{tmp_path}/u.db") as found:
+        yield found
 
 
 def test_an_issued_id_expires_with_the_upload_ttl(

@@ -17,44 +17,18 @@ from hub.wasm.errors import InvalidModule, WasmArtifactError
 from hub.wasm.facts import ModuleFacts
 from hub.wasm.inspect import inspect
 from tests.support import wasm_build
+from tests.support.wasm_asm import (
+    FUNC_VOID,
+    HEADER,
+    custom,
+    leb,
+    name,
+    producers_payload,
+    proxy_filter,
+    section,
+    vec,
+)
 
-# --- a tiny assembler for the binary format (core spec, binary/modules.html) ---------------
-
-
-def leb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def name(text: str) -> bytes:
-    return leb(len(text.encode())) + text.encode()
-
-
-def vec(items: list[bytes]) -> bytes:
-    return leb(len(items)) + b"".join(items)
-
-
-def section(section_id: int, payload: bytes) -> bytes:
-    return bytes([section_id]) + leb(len(payload)) + payload
-
-
-def custom(section_name: str, payload: bytes) -> bytes:
-    return section(0, name(section_name) + payload)
-
-
-def producers_payload(fields: dict[str, list[tuple[str, str]]]) -> bytes:
-    return vec([name(f) + vec([name(n) + name(v) for n, v in vals]) for f, vals in fields.items()])
-
-
-HEADER = b"\x00asm\x01\x00\x00\x00"
-I32 = b"\x7f"
-FUNC_LOG = b"\x60" + vec([I32, I32, I32]) + vec([I32])  # proxy_log(level, ptr, len) -> status
-FUNC_VOID = b"\x60" + vec([]) + vec([])
-EMPTY_BODY = vec([b"\x02\x00\x0b"])  # one body: size 2, no locals, `end`
 RUST_PRODUCERS = {"language": [("Rust", "")], "processed-by": [("rustc", "1.78.0 (9b00956e5)")]}
 
 
@@ -64,18 +38,8 @@ def module(
     import_memory: bool = False,
     producers_section: bytes | None = None,
 ) -> bytes:
-    """imports env.proxy_log; a memory (1..2 pages, exported as "memory"), defined or imported
-    from env.memory; one empty function exported under each name in `exports`."""
-    imports = [name("env") + name("proxy_log") + b"\x00" + leb(0)]
-    if import_memory:
-        imports.append(name("env") + name("memory") + b"\x02\x01" + leb(1) + leb(2))
-    out = HEADER + section(1, vec([FUNC_LOG, FUNC_VOID])) + section(2, vec(imports))
-    out += section(3, vec([leb(1)]))
-    if not import_memory:
-        out += section(5, vec([b"\x01" + leb(1) + leb(2)]))
-    export_items = [name("memory") + b"\x02" + leb(0)]
-    export_items += [name(e) + b"\x00" + leb(1) for e in exports]  # function 1 (0 is imported)
-    out += section(7, vec(export_items)) + section(10, EMPTY_BODY)
+    """`proxy_filter` with a ``name`` section and a ``producers`` one (Rust by default)."""
+    out = proxy_filter(exports, import_memory=import_memory)
     if producers_section is None:
         producers_section = producers_payload(RUST_PRODUCERS)
     return (

@@ -8,8 +8,6 @@ anywhere but the hub fails the test. Screenshots land in tests/web/screenshots/ 
 from __future__ import annotations
 
 import base64
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,18 +61,6 @@ class Hub:
     def client(self, user: str | None = None) -> httpx.Client:
         auth = None if user is None else (user, PASSWORDS[user])
         return httpx.Client(base_url=self.url, auth=auth, timeout=30)
-
-    def cli(self, *args: str, stdin: str | None = None) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "hub", *args],
-            env=self.server.env,
-            cwd=self.server.workdir,
-            input=stdin,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        return done.stdout
 
 
 @pytest.fixture(scope="session")

@@ -9,30 +9,11 @@ import json
 
 import httpx
 
+from tests.support.wasm_asm import custom, producers_payload, proxy_filter
+
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 CNCF_CONFIG = "application/vnd.wasm.config.v0+json"
 WASM_LAYER = "application/wasm"
-
-
-def _leb(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, value = value & 0x7F, value >> 7
-        out.append(byte | (0x80 if value else 0))
-        if not value:
-            return bytes(out)
-
-
-def _name(text: str) -> bytes:
-    return _leb(len(text.encode())) + text.encode()
-
-
-def _vec(items: list[bytes]) -> bytes:
-    return _leb(len(items)) + b"".join(items)
-
-
-def _section(section_id: int, payload: bytes) -> bytes:
-    return bytes([section_id]) + _leb(len(payload)) + payload
 
 
 def proxy_module(
@@ -41,30 +22,12 @@ def proxy_module(
     """A valid proxy-wasm filter shape: imports env.proxy_log, exports memory,
     proxy_abi_version_<abi>, proxy_on_context_create and proxy_on_request_headers (empty
     bodies), with a producers section naming the toolchain; ``salt`` makes the bytes unique."""
-    i32 = b"\x7f"
-    log_type = b"\x60" + _vec([i32, i32, i32]) + _vec([i32])
-    void_type = b"\x60" + _vec([]) + _vec([])
-    imports = [_name("env") + _name("proxy_log") + b"\x00" + _leb(0)]
-    out = b"\x00asm\x01\x00\x00\x00" + _section(1, _vec([log_type, void_type]))
-    out += _section(2, _vec(imports)) + _section(3, _vec([_leb(1)]))
-    out += _section(5, _vec([b"\x01" + _leb(1) + _leb(2)]))
-    exports = [_name("memory") + b"\x02" + _leb(0)]
-    for export in (
-        f"proxy_abi_version_{abi}",
-        "proxy_on_context_create",
-        "proxy_on_request_headers",
-    ):
-        exports.append(_name(export) + b"\x00" + _leb(1))
-    out += _section(7, _vec(exports)) + _section(10, _vec([b"\x02\x00\x0b"]))
+    exports = [f"proxy_abi_version_{abi}", "proxy_on_context_create", "proxy_on_request_headers"]
+    out = proxy_filter(exports)
     lang, version = language
-    producers = _vec(
-        [
-            _name("language") + _vec([_name(lang) + _name("")]),
-            _name("processed-by") + _vec([_name(lang.lower() + "c") + _name(version)]),
-        ]
-    )
-    out += _section(0, _name("producers") + producers)
-    return out + _section(0, _name("hub-web-test") + salt.encode())
+    producers = {"language": [(lang, "")], "processed-by": [(lang.lower() + "c", version)]}
+    out += custom("producers", producers_payload(producers))
+    return out + custom("hub-web-test", salt.encode())
 
 
 def digest(data: bytes) -> str:
