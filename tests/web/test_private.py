@@ -34,7 +34,7 @@ def test_the_owner_sees_it(browse: Browse) -> None:
     expect(page.get_by_role("heading", name="secret-filter")).to_be_visible()
     expect(page.locator(".badge-private")).to_have_text("Private")
     page.goto("/search?q=secret")
-    expect(page.locator("#results .card-title")).to_have_text([PRIVATE])
+    expect(page.locator("#results .card-title a")).to_have_text([PRIVATE])
     page.goto("/u/alice")
     expect(page.locator(".card", has_text="secret-filter")).to_have_count(1)
     screenshot(page, "private-owner")
