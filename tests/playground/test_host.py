@@ -87,6 +87,22 @@ def test_setting_the_tick_period_to_zero_stops_the_ticks() -> None:
     assert [log["message"] for log in result["logs"][1:]] == ["tick 1", "tick 2"]
 
 
+def test_http_calls_made_in_a_tick_are_answered() -> None:
+    result = run(
+        modules.ticker(stop_after=1, http_call=True),
+        http_calls=[{"upstream": "authz", "status": 200, "body": "ok"}],
+    )
+    assert result["ok"], result["verdict"]
+    names = [c["callback"] for c in result["callbacks"]]
+    assert names[2:5] == ["proxy_on_configure", "proxy_on_tick", "proxy_on_http_call_response"]
+    assert [(log["callback"], log["message"]) for log in result["logs"][1:]] == [
+        ("proxy_on_tick", "tick 1"),
+        ("proxy_on_http_call_response", "answered"),
+    ]
+    call = next(c for c in result["calls"] if c["kind"] == "http_call")
+    assert call["callback"] == "proxy_on_tick" and call["answer"] == "canned 200"
+
+
 def test_no_tick_period_no_ticks() -> None:
     # the ticker's proxy_on_tick, but a configure that never sets a period
     wasm = modules.skeleton(extra_funcs='(func (export "proxy_on_tick") (param i32) unreachable)')
