@@ -58,6 +58,9 @@
     link.href = `/r/${hit.repository}`;
     node.querySelector(".card-ns").textContent = `${hit.namespace}/`;
     link.append(hit.repository.slice(hit.namespace.length + 1));
+    const locked = node.querySelector(".badge-private");
+    if (hit.private) locked.title = `Only members of ${hit.namespace} see this repository`;
+    else locked.remove();
     node.querySelector(".card-desc").textContent = hit.description || "No description yet.";
     const badges = node.querySelector(".badges");
     if (hit.variant) badges.append(badge(hit.variant, "badge-variant"));

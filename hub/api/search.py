@@ -58,6 +58,7 @@ def hit_json(hit: SearchHit) -> dict[str, Any]:
         "abi_versions": hit.abi_versions,
         "toolchain": hit.toolchain,
         "loads": hit.loads,
+        "private": hit.private,
         "exact": hit.exact,
         "score": round(hit.score, 6),
     }

@@ -5,6 +5,8 @@ button to ``GET /signin/{name}``).
 POST /signin/local    form: username, password, csrf_token, next
                       -> 303 to ``next`` with the session cookie, or 303 to /signin?error=...
 POST /signout         form (or X-CSRF-Token header): csrf_token -> 303 to /
+POST /signout/everywhere  the same, and every other session of the user ends too (/settings)
+DELETE /api/v1/user/sessions  the JSON API's way to sign out everywhere -> 204
 GET  /api/v1/csrf-token   {"csrf_token": ...} for scripts (sets the hub_csrf cookie if absent)
 GET  /signin/{name}?next=/path   303 to the provider (GitHub or an OIDC provider, PKCE + state
                       (+ nonce)); GET /signin/{name}/callback completes it: 303 to next with the
@@ -20,7 +22,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from hub.api.errors import ApiError
+from hub.api.accounts import _may_manage_credentials
+from hub.api.common import require_user
+from hub.api.errors import ApiError, Forbidden
 from hub.auth import sessions
 from hub.auth.oauth import SigninFailed
 from hub.registry.streams import in_thread
@@ -105,11 +109,15 @@ async def signin_local(request: Request) -> Response:
     return response
 
 
-async def signout(request: Request) -> Response:
+async def _check_form_csrf(request: Request) -> None:
     submitted = request.headers.get(sessions.CSRF_HEADER)
     if submitted is None:
         submitted = _field((await request.form()).get(sessions.CSRF_FIELD))
     await sessions.check_csrf(request, submitted)
+
+
+async def signout(request: Request) -> Response:
+    await _check_form_csrf(request)
     identity = await sessions.revoke(request)
     response = RedirectResponse("/", status_code=303)
     sessions.end_session(response, request)
@@ -123,6 +131,45 @@ async def signout(request: Request) -> Response:
             "sign-out",
             {"address": client_address(request)},
         )
+    return response
+
+
+async def _end_everywhere(request: Request, user_id: int, username: str) -> None:
+    svc = services(request)
+    await sessions.revoke_everywhere(request, user_id)
+    user = await in_thread(svc.access.user, username)
+    await in_thread(
+        svc.signin.record,
+        user,
+        username,
+        "sign-out.everywhere",
+        {"address": client_address(request)},
+    )
+
+
+async def signout_everywhere(request: Request) -> Response:
+    """The /settings button: every browser session of the signed-in user ends, this one too
+    (e.g. after signing in on a shared computer, or when a cookie may have been copied)."""
+    await _check_form_csrf(request)
+    identity = await sessions.session_identity(request)
+    response = RedirectResponse("/", status_code=303)
+    if identity is not None and identity.user_id is not None and identity.username:
+        await _end_everywhere(request, identity.user_id, identity.username)
+    sessions.end_session(response, request)
+    return response
+
+
+async def delete_sessions(request: Request) -> Response:
+    """DELETE /api/v1/user/sessions: sign the caller out of every browser."""
+    identity = await require_user(request)
+    _may_manage_credentials(identity)  # as for minting tokens: not with a pull/push token
+    if identity.granted is not None or identity.user_id is None:  # a registry bearer token
+        raise Forbidden("this needs a password sign-in, a token with the admin scope or a session")
+    assert identity.username is not None
+    await _end_everywhere(request, identity.user_id, identity.username)
+    response = Response(status_code=204)
+    if not request.headers.get("authorization"):  # signed in by this browser's cookie
+        sessions.end_session(response, request)
     return response
 
 
@@ -199,6 +246,8 @@ def _field(value: object) -> str | None:
 routes = [
     Route("/signin/local", signin_local, methods=["POST"]),
     Route("/signout", signout, methods=["POST"]),
+    Route("/signout/everywhere", signout_everywhere, methods=["POST"]),
+    Route("/api/v1/user/sessions", delete_sessions, methods=["DELETE"]),
     Route("/api/v1/csrf-token", csrf, methods=["GET"]),
     Route("/signin/{name}", provider_start, methods=["GET"]),
     Route("/signin/{name}/callback", provider_callback, methods=["GET"]),

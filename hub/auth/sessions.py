@@ -5,7 +5,9 @@ Cookies (all HttpOnly, SameSite=Lax, Path=/, Secure when HUB_BASE_URL is https):
 - ``hub_session``: itsdangerous-signed ``{"u": user id, "s": session id, "t": issued at}``,
   valid for HUB_SESSION_MAX_AGE_SECONDS. Signing needs no database row, so a sign-in costs no
   write; sign-out records the session id's SHA-256 in ``browser_sessions`` with ``ended_at``,
-  so a copied cookie stops working at once, on every replica.
+  so a copied cookie stops working at once, on every replica. "Sign out everywhere" records
+  one more row per user (``_everywhere_key``) whose ``ended_at`` ends every session issued
+  until then; it expires with the last of those sessions, so the usual clean-up removes it.
 - ``hub_csrf``: a random value binding forms to this browser. The CSRF token is an HMAC of it;
   a cross-site page can neither read the cookie nor compute the token, and SameSite=Lax keeps
   the cookie off cross-site POSTs anyway (OWASP CSRF cheat sheet: "signed double-submit
@@ -21,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import math
 import secrets
 import time
 from dataclasses import replace
@@ -32,7 +35,7 @@ from urllib.parse import urlsplit
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import Engine, delete
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import Response
@@ -85,6 +88,22 @@ def _hash(session_id: str) -> str:
     return hashlib.sha256(session_id.encode()).hexdigest()
 
 
+def _everywhere_key(user_id: int) -> str:
+    """The row that ends all of a user's sessions. No session id contains ':' (they are
+    token_urlsafe), so this hash never names a real session."""
+    return _hash(f"everywhere:{user_id}")
+
+
+def _issued(payload: dict[str, Any]) -> float:
+    raw = payload.get("t")
+    return float(raw) if isinstance(raw, int | float) else 0.0
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; they were stored as UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
 class SessionStore:
     def __init__(self, engine: Engine, settings: Settings) -> None:
         self.engine = engine
@@ -102,7 +121,10 @@ class SessionStore:
         self._csrf_key = hmac.new(settings.secret_key.encode(), b"hub-csrf", "sha256").digest()
 
     def new_cookie(self, user_id: int) -> str:
-        payload = {"u": user_id, "s": secrets.token_urlsafe(24), "t": int(time.time())}
+        # "t" in milliseconds, rounded down: a sign-in right after "sign out everywhere" must
+        # not count as issued before it (whole seconds would end it too).
+        issued = math.floor(time.time() * 1000) / 1000
+        payload = {"u": user_id, "s": secrets.token_urlsafe(24), "t": issued}
         return self._serializer.dumps(payload)
 
     def read_cookie(self, value: str) -> dict[str, Any] | None:
@@ -118,10 +140,20 @@ class SessionStore:
         return payload
 
     def identity(self, payload: dict[str, Any]) -> Identity | None:
-        """The user a genuine cookie names, unless the session was ended or the user is gone."""
+        """The user a genuine cookie names, unless the session was ended (by itself, or by
+        "sign out everywhere" after it was issued) or the user is gone."""
+        own = _hash(payload["s"])
         with Session(self.engine) as session:
-            if session.get(BrowserSession, _hash(payload["s"])) is not None:
-                return None
+            ended = session.exec(
+                select(BrowserSession).where(
+                    col(BrowserSession.id_hash).in_([own, _everywhere_key(payload["u"])])
+                )
+            ).all()
+            for row in ended:
+                if row.id_hash == own:
+                    return None
+                if row.ended_at and _issued(payload) <= _aware(row.ended_at).timestamp():
+                    return None
             user = session.get(User, payload["u"])
             if user is None or user.is_robot:
                 return None
@@ -130,7 +162,7 @@ class SessionStore:
     def end(self, payload: dict[str, Any]) -> None:
         """Record that the session ended (idempotent); forget ended sessions past max age."""
         now = utcnow()
-        issued = datetime.fromtimestamp(int(payload.get("t") or 0), UTC)
+        issued = datetime.fromtimestamp(int(_issued(payload)), UTC)
         with Session(self.engine) as session:
             session.execute(delete(BrowserSession).where(col(BrowserSession.expires_at) < now))
             if session.get(BrowserSession, _hash(payload["s"])) is None:
@@ -146,6 +178,24 @@ class SessionStore:
             try:
                 session.commit()
             except IntegrityError:  # ended twice at once
+                session.rollback()
+
+    def end_all(self, user_id: int) -> None:
+        """End every session of ``user_id`` issued until now (other users' are untouched)."""
+        now = utcnow()
+        key = _everywhere_key(user_id)
+        with Session(self.engine) as session:
+            session.execute(delete(BrowserSession).where(col(BrowserSession.expires_at) < now))
+            row = session.get(BrowserSession, key)
+            if row is None:
+                row = BrowserSession(id_hash=key, user_id=user_id, created_at=now, expires_at=now)
+            # Sessions issued before now live at most max_age more; then the row may go.
+            row.ended_at = now
+            row.expires_at = now + timedelta(seconds=self.max_age)
+            session.add(row)
+            try:
+                session.commit()
+            except IntegrityError:  # ended everywhere twice at once: the other row serves
                 session.rollback()
 
     def sign_flow(self, flow: dict[str, str]) -> str:
@@ -249,6 +299,15 @@ async def revoke(request: Request) -> Identity | None:
         await in_thread(_store(request).end, payload)
         _state(request)["hub_session_revoked"] = True
     return identity
+
+
+async def revoke_everywhere(request: Request, user_id: int) -> None:
+    """End every session of ``user_id`` now (before answering), this request's included."""
+    await in_thread(_store(request).end_all, user_id)
+    payload = _payload(request)
+    if payload is not None and payload["u"] == user_id:
+        _state(request)["hub_session_revoked"] = True  # end_session has nothing left to do
+    _state(request).pop(_STATE_IDENTITY, None)
 
 
 def csrf_token(request: Request) -> str:

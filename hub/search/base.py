@@ -92,6 +92,7 @@ class SearchHit:
     toolchain: str | None
     # The load check of that module: True/False, None when it was never checked.
     loads: bool | None
+    private: bool  # shown only to those who may see it; the card says so
     exact: bool  # the query named this repository exactly
     score: float  # the ranking score (see hub/search/ranking.py); comparable within one query
 

@@ -270,6 +270,7 @@ def _hit(row: Any, score: float) -> SearchHit:
         abi_versions=_split(row["abi_versions"]),
         toolchain=row["toolchain"] or None,
         loads=row["loads"],
+        private=bool(row["private"]),
         exact=bool(row["exact"]),
         score=score,
     )

@@ -4,6 +4,7 @@ the session, sessions surviving a restart, and rate limits. Driven with httpx ag
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -164,6 +165,7 @@ def test_sessions_and_rate_limits(limited_hub: HubServer) -> None:
             headers={"X-Forwarded-For": address},
         )
 
+    sessions: list[dict[str, str]] = []
     with browser(limited_hub) as client:
         csrf = csrf_of(client)
         # a session on this database: sign in, sign out, the copy stops working
@@ -172,6 +174,20 @@ def test_sessions_and_rate_limits(limited_hub: HubServer) -> None:
         assert client.get("/api/v1/user").json()["username"] == "alice"
         assert client.post("/signout", data={"csrf_token": csrf}).status_code == 303
         assert httpx.get(f"{limited_hub.url}/api/v1/user", cookies=copied).status_code == 401
+
+        # sign out everywhere on this database: two sessions end, a later one works
+        for address in ("10.0.0.4", "10.0.0.5"):  # two browsers
+            with browser(limited_hub) as other:
+                signed = attempt(other, csrf_of(other), address, "alice", "alice-pw")
+                assert signed.status_code == 303
+                sessions.append(dict(other.cookies))
+        url = f"{limited_hub.url}/api/v1/user"
+        assert all(httpx.get(url, cookies=c).status_code == 200 for c in sessions)
+        ended = httpx.delete(f"{url}/sessions", auth=("alice", "alice-pw"))
+        assert ended.status_code == 204
+        assert all(httpx.get(url, cookies=c).status_code == 401 for c in sessions)
+        assert attempt(client, csrf, "10.0.0.6", "alice", "alice-pw").status_code == 303
+        assert client.get("/api/v1/user").status_code == 200
 
         for _ in range(3):
             assert attempt(client, csrf, "10.0.0.2", "alice", "guess").status_code == 303
@@ -185,3 +201,70 @@ def test_sessions_and_rate_limits(limited_hub: HubServer) -> None:
         assert attempt(client, csrf, "10.0.0.3", "mallory", "x").status_code == 303
         # ... but the address that made three attempts is limited, whichever name it tries
         assert attempt(client, csrf, "10.0.0.2", "mallory", "x").status_code == 429
+
+
+def test_sign_out_everywhere(server: HubServer) -> None:
+    """One user's two browsers end together (from /settings' button, or the API); another
+    user's session lives on; a forged token ends nothing."""
+    server.cli("user", "create", "bob", "--password-stdin", stdin="bob-pw\n")
+
+    clients = contextlib.ExitStack()
+
+    def signed_in(user: str, address: str) -> tuple[httpx.Client, str]:
+        client = clients.enter_context(browser(server))
+        csrf = csrf_of(client)
+        r = client.post(
+            "/signin/local",
+            data={"username": user, "password": f"{user}-pw", "csrf_token": csrf},
+            headers={"X-Forwarded-For": address},  # away from the other tests' rate limit
+        )
+        assert r.status_code == 303 and "hub_session" in client.cookies
+        return client, csrf
+
+    def whoami(cookies: dict[str, str]) -> int:
+        return httpx.get(f"{server.url}/api/v1/user", cookies=cookies).status_code
+
+    laptop, csrf = signed_in("alice", "10.9.0.1")
+    phone, _ = signed_in("alice", "10.9.0.2")
+    other, other_csrf = signed_in("bob", "10.9.0.3")
+    with clients:
+        page = laptop.get("/settings")
+        assert page.status_code == 200
+        assert 'action="/signout/everywhere"' in page.text and csrf in page.text
+
+        forged = laptop.post("/signout/everywhere", data={"csrf_token": "forged"})
+        assert forged.status_code == 403
+        no_header = laptop.delete("/api/v1/user/sessions")  # cookie only: needs X-CSRF-Token
+        assert no_header.status_code == 403
+        assert laptop.get("/api/v1/user").status_code == 200
+        assert phone.get("/api/v1/user").status_code == 200
+
+        copied = dict(laptop.cookies)
+        out = laptop.post("/signout/everywhere", data={"csrf_token": csrf})
+        assert out.status_code == 303 and out.headers["location"] == "/"
+        assert "Max-Age=0" in out.headers["set-cookie"]
+        assert whoami(copied) == 401
+        assert phone.get("/api/v1/user").status_code == 401
+        settings_page = phone.get("/settings")
+        assert settings_page.status_code == 303
+        assert settings_page.headers["location"].startswith("/signin")
+        assert other.get("/api/v1/user").json()["username"] == "bob"
+
+        # signing in again right away works: only sessions issued before the button end
+        again, _ = signed_in("alice", "10.9.0.4")
+        assert again.get("/api/v1/user").status_code == 200
+
+        # the API, from bob's browser: his session ends, alice's new one does not
+        gone = other.delete("/api/v1/user/sessions", headers={"X-CSRF-Token": other_csrf})
+        assert gone.status_code == 204 and "Max-Age=0" in gone.headers["set-cookie"]
+        assert other.get("/api/v1/user").status_code == 401
+        assert again.get("/api/v1/user").status_code == 200
+
+        # with alice's password (e.g. from another device): her browser session ends
+        by_password = httpx.delete(f"{server.url}/api/v1/user/sessions", auth=("alice", "alice-pw"))
+        assert by_password.status_code == 204
+        assert again.get("/api/v1/user").status_code == 401
+
+    actions = [(actor, action, ns) for actor, action, ns in events(server)]
+    assert actions.count(("alice", "sign-out.everywhere", "alice")) == 2
+    assert actions.count(("bob", "sign-out.everywhere", "bob")) == 1

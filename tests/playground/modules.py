@@ -19,9 +19,11 @@ def skeleton(
     request_headers: str = CONTINUE,
     extra_imports: str = "",
     data: str = "",
+    extra_funcs: str = "",
 ) -> bytes:
     """ABI 0.2.1 marker, a bump allocator, and the callbacks the lifecycle needs; the
-    configure and request-headers bodies are given (each must leave one i32)."""
+    configure and request-headers bodies are given (each must leave one i32), and more
+    functions (exports) may be added."""
     return bytes(
         wasmtime.wat2wasm(
             f"""
@@ -44,6 +46,7 @@ def skeleton(
     (drop (call $log (i32.const 2) (i32.const 16) (i32.const 10)))
     {configure})
   (func (export "proxy_on_request_headers") (param i32 i32 i32) (result i32) {request_headers})
+  {extra_funcs}
 )"""
         )
     )
@@ -132,3 +135,51 @@ def header_flood(count: int = 1000) -> bytes:
     (i32.const 0)"""
     data = '(data (i32.const 512) "x-flood") (data (i32.const 520) "y")'
     return skeleton(request_headers=body, extra_imports=add, data=data)
+
+
+def ticker(on_tick: str = "", stop_after: int = 0, http_call: bool = False) -> bytes:
+    """Sets a 1000 ms tick period in proxy_on_configure; proxy_on_tick traps unless called
+    for the root context (1), logs "tick N" and then runs ``on_tick``; with ``stop_after``,
+    tick number ``stop_after`` sets the period to 0 (Envoy's way to stop the timer). With
+    ``http_call``, each tick calls upstream "authz" and the answer is logged as "answered"."""
+    period = (
+        '(import "env" "proxy_set_tick_period_milliseconds" '
+        "(func $tick_period (param i32) (result i32)))"
+    )
+    data = '(data (i32.const 40) "tick ?")'
+    more = ""
+    if http_call:
+        period += (
+            '(import "env" "proxy_http_call" (func $http_call '
+            "(param i32 i32 i32 i32 i32 i32 i32 i32 i32 i32) (result i32)))"
+        )
+        data += f' (data (i32.const 64) "{_CALL_HEADERS}") (data (i32.const 200) "authz")'
+        data += ' (data (i32.const 220) "answered")'
+        on_tick += """
+    (drop (call $http_call (i32.const 200) (i32.const 5) (i32.const 64) (i32.const 65)
+      (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 1000) (i32.const 300)))"""
+        more = """
+  (func (export "proxy_on_http_call_response") (param i32 i32 i32 i32 i32)
+    (drop (call $log (i32.const 2) (i32.const 220) (i32.const 8))))"""
+    stop = (
+        f"(if (i32.eq (global.get $ticks) (i32.const {stop_after})) "
+        "(then (drop (call $tick_period (i32.const 0)))))"
+        if stop_after
+        else ""
+    )
+    funcs = f"""
+  (global $ticks (mut i32) (i32.const 0))
+  (func (export "proxy_on_tick") (param $context i32)
+    (if (i32.ne (local.get $context) (i32.const 1)) (then unreachable))
+    (global.set $ticks (i32.add (global.get $ticks) (i32.const 1)))
+    ;; "tick N" for N = 1..9: the digit is '0' + N, written into the message
+    (i32.store8 (i32.const 45) (i32.add (i32.const 48) (global.get $ticks)))
+    (drop (call $log (i32.const 2) (i32.const 40) (i32.const 6)))
+    {stop}
+    {on_tick}){more}"""
+    return skeleton(
+        configure=f"(drop (call $tick_period (i32.const 1000))) {TRUE}",
+        extra_imports=period,
+        data=data,
+        extra_funcs=funcs,
+    )

@@ -54,6 +54,80 @@ def test_skeleton_runs_the_lifecycle_in_envoys_order() -> None:
     assert result["client"]["response"]["status"] == 204
 
 
+def test_a_tick_period_gets_proxy_on_tick_for_the_root_context() -> None:
+    result = run(modules.ticker(), request={"path": "/x"})
+    assert result["ok"], result["verdict"]
+    names = [c["callback"] for c in result["callbacks"]]
+    assert names == [
+        "proxy_on_context_create",
+        "proxy_on_vm_start",
+        "proxy_on_configure",
+        "proxy_on_tick",
+        "proxy_on_tick",
+        "proxy_on_tick",
+        "proxy_on_context_create",
+        "proxy_on_request_headers",
+    ]
+    assert all(c["ms"] is not None for c in result["callbacks"][3:6])
+    ticks = [(log["callback"], log["message"]) for log in result["logs"][1:]]
+    assert ticks == [("proxy_on_tick", f"tick {n}") for n in (1, 2, 3)]
+    assert result["calls"][0] == {
+        "kind": "set_tick_period_milliseconds",
+        "callback": "proxy_on_configure",
+        "period_ms": 1000,
+    }
+    assert any("1000 ms tick period: proxy_on_tick ran 3 times" in n for n in result["notes"])
+    assert result["client"]["response"]["status"] == 200
+
+
+def test_setting_the_tick_period_to_zero_stops_the_ticks() -> None:
+    result = run(modules.ticker(stop_after=2))
+    assert result["ok"], result["verdict"]
+    assert [c["callback"] for c in result["callbacks"]].count("proxy_on_tick") == 2
+    assert [log["message"] for log in result["logs"][1:]] == ["tick 1", "tick 2"]
+
+
+def test_http_calls_made_in_a_tick_are_answered() -> None:
+    result = run(
+        modules.ticker(stop_after=1, http_call=True),
+        http_calls=[{"upstream": "authz", "status": 200, "body": "ok"}],
+    )
+    assert result["ok"], result["verdict"]
+    names = [c["callback"] for c in result["callbacks"]]
+    assert names[2:5] == ["proxy_on_configure", "proxy_on_tick", "proxy_on_http_call_response"]
+    assert [(log["callback"], log["message"]) for log in result["logs"][1:]] == [
+        ("proxy_on_tick", "tick 1"),
+        ("proxy_on_http_call_response", "answered"),
+    ]
+    call = next(c for c in result["calls"] if c["kind"] == "http_call")
+    assert call["callback"] == "proxy_on_tick" and call["answer"] == "canned 200"
+
+
+def test_no_tick_period_no_ticks() -> None:
+    # the ticker's proxy_on_tick, but a configure that never sets a period
+    wasm = modules.skeleton(extra_funcs='(func (export "proxy_on_tick") (param i32) unreachable)')
+    result = run(wasm)
+    assert result["ok"], result["verdict"]
+    assert "proxy_on_tick" not in [c["callback"] for c in result["callbacks"]]
+
+
+@pytest.mark.parametrize(
+    ("on_tick", "kind", "message"),
+    [
+        ("unreachable", "trap", "trap: unreachable in proxy_on_tick"),
+        ("(loop $spin (br $spin))", "cpu", "exceeded 100 ms CPU budget in proxy_on_tick"),
+    ],
+)
+def test_a_bad_tick_ends_the_run_with_a_verdict(on_tick: str, kind: str, message: str) -> None:
+    started = time.monotonic()
+    result = run(modules.ticker(on_tick=on_tick))
+    assert not result["ok"] and result["error"]["kind"] == kind
+    assert result["verdict"].startswith(message), result["verdict"]
+    assert [c["callback"] for c in result["callbacks"]][-1] == "proxy_on_tick"
+    assert result["upstream"]["reached"] is False
+    assert time.monotonic() - started < 2
+
+
 @pytest.mark.parametrize(
     ("body", "kind", "message"),
     [

@@ -312,7 +312,12 @@ def test_private_repositories_only_for_those_who_may_see_them(catalog: Catalog) 
         "acme/open",
         "secret/closed",
     ]
-    assert len(catalog.names("auth", visible_namespaces=None)) == 3
+    everything = catalog.query("auth", visible_namespaces=None).results
+    assert {h.repository: h.private for h in everything} == {
+        "acme/open": False,
+        "acme/closed": True,
+        "secret/closed": True,
+    }
     # Visibility is copied when indexed: changing it is a change to re-index.
     with Session(catalog.engine) as session:
         session.execute(
@@ -321,6 +326,7 @@ def test_private_repositories_only_for_those_who_may_see_them(catalog: Catalog) 
         catalog.search.index(session, closed)
         session.commit()
     assert catalog.names("auth") == ["acme/closed", "acme/open"]
+    assert not any(h.private for h in catalog.query("auth").results)
 
 
 def test_popularity_changes_need_no_reindex(catalog: Catalog) -> None:

@@ -4,16 +4,21 @@ session expiry and signed flow cookies."""
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
+from sqlmodel import Session, select
 
 from hub.api.signin import safe_next
 from hub.auth import sessions
+from hub.auth.accounts import AccountService
 from hub.auth.sessions import SessionStore
 from hub.auth.signin import providers
 from hub.config import ConfigError, Settings
+from hub.db.migrate import upgrade
+from hub.db.models import BrowserSession
 
 
 def test_oidc_providers_from_env() -> None:
@@ -114,3 +119,32 @@ def test_flow_cookie_and_csrf(tmp_path: Path) -> None:
     assert s.read_flow(f"{forged}.{stamp}.{mac}") is None
     assert s.read_cookie(signed) is None  # a flow cookie is not a session (different salt)
     assert s.csrf_for("browser-1") == s.csrf_for("browser-1") != s.csrf_for("browser-2")
+
+
+def test_ending_all_sessions_of_one_user(tmp_path: Path) -> None:
+    """end_all ends every cookie of the user issued until then, and only theirs; a later
+    sign-in works; ending everywhere again moves the cut-off (one row per user)."""
+    engine = create_engine(f"sqlite:///{tmp_path}/hub.db")
+    upgrade(engine)
+    accounts = AccountService(engine)
+    alice, bob = accounts.create_user("alice", "pw-alice-1"), accounts.create_user("bob", "pw-b")
+    assert alice.id is not None and bob.id is not None
+    s = SessionStore(engine, Settings(secret_key="k" * 32))
+
+    def who(cookie: str) -> str | None:
+        payload = s.read_cookie(cookie)
+        assert payload is not None
+        found = s.identity(payload)
+        return found.username if found else None
+
+    laptop, phone, other = s.new_cookie(alice.id), s.new_cookie(alice.id), s.new_cookie(bob.id)
+    assert [who(c) for c in (laptop, phone, other)] == ["alice", "alice", "bob"]
+    s.end_all(alice.id)
+    assert [who(c) for c in (laptop, phone, other)] == [None, None, "bob"]
+    time.sleep(0.002)  # cookies carry milliseconds: the next one is issued after the cut-off
+    later = s.new_cookie(alice.id)
+    assert who(later) == "alice"
+    s.end_all(alice.id)
+    assert who(later) is None and who(other) == "bob"
+    with Session(engine) as session:
+        assert len(session.exec(select(BrowserSession)).all()) == 1

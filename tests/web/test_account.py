@@ -31,10 +31,23 @@ def test_local_sign_in_and_out(browse: Browse) -> None:
     expect(page.locator(".user-link")).to_have_text("alice")
     cookies = {c["name"]: c for c in page.context.cookies()}
     assert cookies["hub_session"]["httpOnly"]
-    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out", exact=True).click()
     expect(page.get_by_role("link", name="Sign in")).to_be_visible()
     page.goto("/settings")
     expect(page).to_have_url(re.compile(r"/signin"))
+
+
+def test_sign_out_everywhere_from_settings(browse: Browse) -> None:
+    """bob's two browsers end together from one /settings button; alice's session lives on."""
+    laptop, phone, other = sign_in(browse, "bob"), sign_in(browse, "bob"), sign_in(browse, "alice")
+    laptop.goto("/settings#sessions")
+    laptop.get_by_role("button", name="Sign out everywhere").click()
+    expect(laptop.get_by_role("link", name="Sign in")).to_be_visible()
+    for page in (laptop, phone):
+        page.goto("/settings")
+        expect(page).to_have_url(re.compile(r"/signin\?next=%2Fsettings$"))
+    other.goto("/settings")
+    expect(other.locator(".user-link")).to_have_text("alice")
 
 
 def test_sign_in_through_the_openid_provider(

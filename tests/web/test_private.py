@@ -3,6 +3,8 @@ and namespace pages) to everyone but those hub.auth.access lets see it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -32,7 +34,31 @@ def test_the_owner_sees_it(browse: Browse) -> None:
     expect(page.get_by_role("heading", name="secret-filter")).to_be_visible()
     expect(page.locator(".badge-private")).to_have_text("Private")
     page.goto("/search?q=secret")
-    expect(page.locator("#results .card-title")).to_have_text([PRIVATE])
+    expect(page.locator("#results .card-title a")).to_have_text([PRIVATE])
     page.goto("/u/alice")
     expect(page.locator(".card", has_text="secret-filter")).to_have_count(1)
     screenshot(page, "private-owner")
+
+
+def test_search_cards_mark_private_repositories(browse: Browse) -> None:
+    """The owner's search lists the private repository with the repository page's badge, on
+    the server-rendered cards and on those search.js draws as one types; public cards have
+    none, and outsiders never get the card at all (test_outsiders_get_404_everywhere)."""
+    page = browse.page("alice")
+    page.goto("/search?sort=updated")
+    cards = page.locator("#results .card")
+    private = cards.filter(has_text="secret-filter")
+    expect(private.locator(".badge-private")).to_have_text("Private")
+    expect(private.locator(".badge-private")).to_have_attribute(
+        "title", "Only members of alice see this repository"
+    )
+    expect(cards.locator(".badge-private")).to_have_count(1)
+    assert cards.count() > 1  # public cards are there, without the badge
+
+    # search.js redraws the cards from /api/v1/search, then puts the query in the address
+    page.select_option("#search-sort", "pulls")
+    expect(page).to_have_url(re.compile(r"/search\?sort=pulls$"))
+    expect(private.locator(".badge-private")).to_have_text("Private")
+    expect(cards.locator(".badge-private")).to_have_count(1)
+    assert cards.count() > 1
+    screenshot(page, "search-private-badge")

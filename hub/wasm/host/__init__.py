@@ -57,6 +57,7 @@ def run_filter(data: bytes, job: dict[str, Any]) -> dict[str, Any]:
     try:
         run.start_vm()
         run.configure()
+        run.tick()
         served = run.serve()
     except Aborted as exc:
         verdict = exc.verdict

@@ -2,6 +2,7 @@
 
   VM:      _initialize (then main) or _start; proxy_on_context_create(root, 0);
            proxy_on_vm_start(root, vm config size); proxy_on_configure(root, config size)
+  timer:   proxy_on_tick(root), up to MAX_TICKS times, if the filter set a tick period
   request: proxy_on_context_create(stream, root); proxy_on_request_headers / _body / _trailers
   response: proxy_on_response_headers / _body / _trailers (upstream's, or the local response)
   end:     proxy_on_log; proxy_on_done; proxy_on_delete
@@ -31,6 +32,9 @@ ABI_EXPORTS = {
 }
 OLD_ABI_EXPORTS = ("proxy_abi_version_0_1_0",)
 CONTINUE_ACTIONS = (0, 2)  # Continue, ContinueAndEndStream
+# Envoy calls proxy_on_tick every tick period for as long as the VM lives; a run lasts
+# milliseconds, so the playground calls it a few times at once instead of waiting.
+MAX_TICKS = 3
 
 
 @dataclass
@@ -267,6 +271,25 @@ class Run:
                 )
             )
         self._deliver()
+
+    def tick(self) -> None:
+        """proxy_on_tick on the root context while a tick period is set (proxy_set_tick_period_
+        milliseconds; setting 0 stops the timer), at most MAX_TICKS times, each under the CPU
+        budget of any callback; the http calls a tick makes are answered as after configure."""
+        assert self.sandbox is not None
+        period = self.state.tick_period_ms
+        if not period or not self.sandbox.has("proxy_on_tick"):
+            return
+        ticks = 0
+        while ticks < MAX_TICKS and self.state.tick_period_ms:
+            self._call("proxy_on_tick", ROOT_CONTEXT)
+            ticks += 1
+            self._deliver()
+        self.notes.append(
+            f"the filter set a {period} ms tick period: proxy_on_tick ran {ticks} "
+            f"time{'' if ticks == 1 else 's'} after proxy_on_configure, without waiting "
+            f"(at most {MAX_TICKS})"
+        )
 
     def _direction(
         self, prefix: str, message: Message, maps: tuple[MapType, MapType], body: BufferType
