@@ -11,9 +11,10 @@ digest of the segments, then has storage join them at the blob's key (Storage.co
 inside the kernel or the S3 server); the blob becomes visible only after the digest matched.
 
 The digest is computed while each PATCH streams in, and the hash state kept in this process
-(``_Hashes``) for the next PATCH or the closing PUT. Clients keep one connection per upload,
-so that is nearly always this process; when it is not (another replica or worker took a
-PATCH), completion reads back only the segments this process has not hashed."""
+(hub.artifacts.upload_hashes) for the next PATCH or the closing PUT. Clients keep one
+connection per upload, so that is nearly always this process; when it is not (another
+replica or worker took a PATCH), completion reads back only the segments this process has
+not hashed."""
 
 from __future__ import annotations
 
@@ -21,10 +22,8 @@ import base64
 import hashlib
 import hmac
 import re
-import threading
 import time
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -33,6 +32,7 @@ from sqlmodel import Session, col, select
 
 from hub.artifacts import repositories
 from hub.artifacts.blobs import BlobInfo, claim, link
+from hub.artifacts.upload_hashes import UploadHashes
 from hub.db.models import Repository, Upload, utcnow
 from hub.db.statements import insert_or_ignore, upsert
 from hub.limits import sizes
@@ -69,45 +69,6 @@ _UPLOAD_IN_REPOSITORY = (
 )
 
 
-class _Hashes:
-    """sha256 states of uploads in progress, by upload id: (segments hashed, state). Bounded
-    (least recently used go first); a missing entry only costs reading segments back."""
-
-    LIMIT = 4096
-
-    def __init__(self) -> None:
-        self._states: OrderedDict[str, tuple[int, hashlib._Hash]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def resume(self, upload_id: str, segments: int) -> hashlib._Hash | None:
-        """A copy of the state after exactly ``segments`` segments, if this process has it."""
-        with self._lock:
-            found = self._states.get(upload_id)
-            if found is None or found[0] != segments:
-                return None
-            self._states.move_to_end(upload_id)
-            return found[1].copy()
-
-    def latest(self, upload_id: str) -> tuple[int, hashlib._Hash]:
-        """The furthest state known (a fresh one at 0 segments), as a copy."""
-        with self._lock:
-            found = self._states.get(upload_id)
-        if found is None:
-            return 0, hashlib.sha256()
-        return found[0], found[1].copy()
-
-    def keep(self, upload_id: str, segments: int, state: hashlib._Hash) -> None:
-        with self._lock:
-            self._states[upload_id] = (segments, state)
-            self._states.move_to_end(upload_id)
-            while len(self._states) > self.LIMIT:
-                self._states.popitem(last=False)
-
-    def forget(self, upload_id: str) -> None:
-        with self._lock:
-            self._states.pop(upload_id, None)
-
-
 # <32 hex: random><8 hex: unix seconds>.<16 base64url: HMAC of repository id and the rest>
 _ISSUED = re.compile(r"^([0-9a-f]{40})\.([A-Za-z0-9_-]{16})$")
 TOMBSTONE = -1  # Upload.segments of a finished or cancelled session
@@ -133,7 +94,7 @@ class UploadService:
         self.storage = storage
         self.max_blob_bytes = max_blob_bytes
         self.quotas = QuotaService(engine)
-        self.hashes = _Hashes()
+        self.hashes = UploadHashes()
         # A fresh random key when none is given (tests): ids then work in this process only.
         self._key = hmac.new(
             (secret or uuid.uuid4().hex).encode(), b"hub-upload-id", "sha256"
