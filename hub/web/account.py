@@ -4,7 +4,9 @@ post here with the session's CSRF token; the work is the accounts and details se
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -57,6 +59,22 @@ async def _signed_in(request: Request) -> Viewer | None:
 
 def _to_signin(path: str) -> Response:
     return RedirectResponse(f"/signin?{urlencode({'next': path})}", status_code=303)
+
+
+def settings_action(
+    handler: Callable[[Request, Viewer], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """A /settings page or form: signed-in viewers only (others go to sign in and come back),
+    service errors as HTML pages (html_errors)."""
+
+    @functools.wraps(handler)
+    async def wrapped(request: Request) -> Response:
+        who = await _signed_in(request)
+        if who is None:
+            return _to_signin("/settings")
+        return await handler(request, who)
+
+    return html_errors(wrapped)
 
 
 async def _render(
@@ -117,11 +135,8 @@ def _rule(rule: Any) -> dict[str, Any]:
     }
 
 
-@html_errors
-async def settings_page(request: Request) -> Response:
-    who = await _signed_in(request)
-    if who is None:
-        return _to_signin("/settings")
+@settings_action
+async def settings_page(request: Request, who: Viewer) -> Response:
     return await _render(request, who)
 
 
@@ -133,11 +148,8 @@ async def _form(request: Request, who: Viewer) -> FormData:
     return form
 
 
-@html_errors
-async def create_token(request: Request) -> Response:
-    who = await _signed_in(request)
-    if who is None:
-        return _to_signin("/settings")
+@settings_action
+async def create_token(request: Request, who: Viewer) -> Response:
     form = await _form(request, who)
     assert who.username is not None
     scopes = [s for s in form.getlist("scopes") if isinstance(s, str)]
@@ -162,11 +174,8 @@ async def create_token(request: Request) -> Response:
     return await _render(request, who, created=created)
 
 
-@html_errors
-async def revoke_token(request: Request) -> Response:
-    who = await _signed_in(request)
-    if who is None:
-        return _to_signin("/settings")
+@settings_action
+async def revoke_token(request: Request, who: Viewer) -> Response:
     await _form(request, who)
     assert who.username is not None
     raw = request.path_params["token_id"]
@@ -179,11 +188,8 @@ async def revoke_token(request: Request) -> Response:
     return RedirectResponse("/settings?notice=Token+revoked#tokens", status_code=303)
 
 
-@html_errors
-async def create_robot(request: Request) -> Response:
-    who = await _signed_in(request)
-    if who is None:
-        return _to_signin("/settings")
+@settings_action
+async def create_robot(request: Request, who: Viewer) -> Response:
     form = await _form(request, who)
     svc = services(request)
     org = _field(form, "org")
@@ -200,13 +206,10 @@ async def create_robot(request: Request) -> Response:
     return await _render(request, who, created=created, robot=robot.username if robot else None)
 
 
-@html_errors
-async def update_repository(request: Request) -> Response:
+@settings_action
+async def update_repository(request: Request, who: Viewer) -> Response:
     """Description for those who may push; visibility for the namespace's owners (the same
     rules as PATCH /api/v1/repositories/<name>)."""
-    who = await _signed_in(request)
-    if who is None:
-        return _to_signin("/settings")
     form = await request.form()
     await check_csrf(request, _field(form, "csrf_token") or None)
     svc = services(request)
@@ -230,27 +233,24 @@ async def update_repository(request: Request) -> Response:
     return RedirectResponse(f"/settings?{notice}#repositories", status_code=303)
 
 
-async def _publisher_form(request: Request) -> tuple[Viewer, FormData, str] | Response:
-    who = await _signed_in(request)
-    if who is None:
-        return _to_signin("/settings")
+async def _publisher_form(request: Request, who: Viewer) -> tuple[FormData, str] | Response:
     form = await _form(request, who)
     repository = _field(form, "repository")
     if not await in_thread(
         services(request).access.administers, who.identity, namespace_of(repository)
     ):
         return await _render(request, who, error=f"You do not own {repository!r}.", status=404)
-    return who, form, repository
+    return form, repository
 
 
-@html_errors
-async def add_publisher(request: Request) -> Response:
+@settings_action
+async def add_publisher(request: Request, who: Viewer) -> Response:
     """A trusted publisher: CI tokens from ``issuer`` for ``audience`` whose claims match may
     push this repository (hub.auth.trusted)."""
-    found = await _publisher_form(request)
+    found = await _publisher_form(request, who)
     if isinstance(found, Response):
         return found
-    who, form, repository = found
+    form, repository = found
     raw_claims = _field(form, "claims") or "{}"
     try:
         claims = json.loads(raw_claims)
@@ -276,12 +276,12 @@ async def add_publisher(request: Request) -> Response:
     return RedirectResponse(f"/settings?{notice}#repositories", status_code=303)
 
 
-@html_errors
-async def remove_publisher(request: Request) -> Response:
-    found = await _publisher_form(request)
+@settings_action
+async def remove_publisher(request: Request, who: Viewer) -> Response:
+    found = await _publisher_form(request, who)
     if isinstance(found, Response):
         return found
-    who, _, repository = found
+    _, repository = found
     raw = request.path_params["rule_id"]
     removed = raw.isdigit() and await in_thread(
         services(request).trusted.remove, repository, int(raw), who.username
