@@ -261,15 +261,7 @@ class UploadService:
         if length is not None:
             sizes.check(length, self.max_blob_bytes)
             self.quotas.precheck(name, length, str(digest))
-        hasher = digest.hasher()
-        check = _verifier(digest, hasher)
-
-        def publish(size: int) -> None:
-            check(size)
-            claim(self.engine, digest, size)  # see hub.artifacts.blobs.claim
-
-        chunks = sizes.limited(body, 0, self.max_blob_bytes)
-        size = self.storage.write(blob_key(digest), _hashing(chunks, hasher), publish)
+        size = self._store_whole(digest, body)
         with Session(self.engine) as session:
             repo = repositories.ensure(session, name)
             assert repo.id is not None
@@ -289,22 +281,12 @@ class UploadService:
         blob into the repository. Any refusal (digest, size, quota) ends the session and
         leaves nothing a client can see."""
         upload = self.get(name, upload_id)
-        hasher = digest.hasher()
-        check = _verifier(digest, hasher)
-
-        def publish(size: int) -> None:
-            # After every byte is durable in a temporary object, before it becomes visible.
-            check(size)
-            claim(self.engine, digest, size)
-
         try:
             declared = upload.size + (length or 0)
             sizes.check(declared, self.max_blob_bytes)
             self.quotas.precheck(name, declared, str(digest))
             if upload.segments == 0:
-                # Monolithic: the body goes straight to the blob's key, hashed on the way.
-                chunks = sizes.limited(body or (), 0, self.max_blob_bytes)
-                size = self.storage.write(blob_key(digest), _hashing(chunks, hasher), publish)
+                size = self._store_whole(digest, body or ())  # POST, then PUT with the body
             else:
                 if body is not None:
                     upload = self.append(name, upload_id, body, length=length)
@@ -334,6 +316,20 @@ class UploadService:
         self.hashes.forget(upload.id)
         self.storage.delete_prefix(upload_prefix(upload.id))
         return BlobInfo(digest, size)
+
+    def _store_whole(self, digest: Digest, body: Iterable[bytes]) -> int:
+        """A whole blob in one body: straight to the blob's key, hashed and size-limited on
+        the way; the digest is checked and the blob claimed after every byte is durable in a
+        temporary object, before it becomes visible (hub.artifacts.blobs.claim)."""
+        hasher = digest.hasher()
+        check = _verifier(digest, hasher)
+
+        def publish(size: int) -> None:
+            check(size)
+            claim(self.engine, digest, size)
+
+        chunks = sizes.limited(body, 0, self.max_blob_bytes)
+        return self.storage.write(blob_key(digest), _hashing(chunks, hasher), publish)
 
     def _hash_segments(self, upload: Upload, digest: Digest, keys: list[str]) -> None:
         """Verify the digest of the segments before they are joined: from the hash state this

@@ -15,12 +15,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
+def _insert(session: Session, table: Table) -> Any:
+    """The dialect's INSERT, which knows ON CONFLICT (the generic one does not)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
 def insert_or_ignore(session: Session, table: Table, keys: list[str], **values: Any) -> bool:
     """INSERT ... ON CONFLICT (keys) DO NOTHING (SQLite 3.24+ and PostgreSQL 9.5+ alike);
     True when a row was inserted. Other constraint failures (a foreign key) still raise."""
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = make(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    statement = _insert(session, table).values(**values).on_conflict_do_nothing(index_elements=keys)
     result = session.execute(statement)
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -29,7 +34,5 @@ def upsert(
     session: Session, table: Table, keys: list[str], update: dict[str, Any], **values: Any
 ) -> None:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET ``update``: one statement either way."""
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    statement = make(table).values(**values).on_conflict_do_update(index_elements=keys, set_=update)
-    session.execute(statement)
+    statement = _insert(session, table).values(**values)
+    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=update))
