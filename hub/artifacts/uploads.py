@@ -184,12 +184,7 @@ class UploadService:
         it must equal the bytes received so far, or the chunk is out of order (416).
         ``length`` is the declared Content-Length: an oversized chunk is refused unread."""
         upload = self.get(name, upload_id)
-        if start is not None and start != upload.size:
-            raise RangeInvalid(
-                {"received": upload.size, "range_start": start},
-                f"chunk starts at byte {start} but {upload.size} bytes were received so far",
-                headers=self.progress_headers(name, upload),
-            )
+        self._check_start(name, upload, start)
         if length is not None:
             sizes.check(upload.size + length, self.max_blob_bytes)
             self.quotas.precheck(name, upload.size + length)
@@ -207,6 +202,14 @@ class UploadService:
         if state is not None:
             self.hashes.keep(upload.id, advanced.segments, state)
         return advanced
+
+    def _check_start(self, name: str, upload: Upload, start: int | None) -> None:
+        if start is not None and start != upload.size:
+            raise RangeInvalid(
+                {"received": upload.size, "range_start": start},
+                f"chunk starts at byte {start} but {upload.size} bytes were received so far",
+                headers=self.progress_headers(name, upload),
+            )
 
     def _advance(self, upload: Upload, written: int, key: str) -> Upload:
         with Session(self.engine) as session:
@@ -276,11 +279,14 @@ class UploadService:
         digest: Digest,
         body: Iterable[bytes] | None,
         length: int | None = None,
+        start: int | None = None,
     ) -> BlobInfo:
         """Close the session: verify the digest, publish the bytes at the blob's key, link the
         blob into the repository. Any refusal (digest, size, quota) ends the session and
-        leaves nothing a client can see."""
+        leaves nothing a client can see. ``start``: the last chunk's Content-Range start, as
+        for append() (a chunk out of order is 416 and the session stays)."""
         upload = self.get(name, upload_id)
+        self._check_start(name, upload, start)
         try:
             declared = upload.size + (length or 0)
             sizes.check(declared, self.max_blob_bytes)

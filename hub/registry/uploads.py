@@ -107,17 +107,9 @@ async def finish_upload(request: Request, name: str, upload_id: str) -> Response
         raise DigestInvalid(None, "closing an upload needs ?digest=<algorithm:hex>")
     digest = parse_digest(raw)
     body = body_chunks(request) if has_body(request) else None
-    if body is not None:
-        start = _range_start(request)
-        if start is not None:
-            upload = await in_thread(svc.uploads.get, name, upload_id)
-            if start != upload.size:
-                raise RangeInvalid(
-                    {"received": upload.size, "range_start": start},
-                    f"chunk starts at byte {start} but {upload.size} bytes were received so far",
-                )
+    start = _range_start(request) if body is not None else None
     length = _length(request) if body is not None else None
-    blob = await in_thread(svc.uploads.complete, name, upload_id, digest, body, length)
+    blob = await in_thread(svc.uploads.complete, name, upload_id, digest, body, length, start)
     return _created(name, blob)
 
 
