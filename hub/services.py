@@ -23,6 +23,7 @@ from hub.auth.trusted import TrustedPublishing
 from hub.config import Settings
 from hub.events.delivery import DeliveryQueue, DeliveryWorker
 from hub.events.webhooks import WebhookService
+from hub.limits.quotas import QuotaService
 from hub.playground.service import PlaygroundService
 from hub.search import Search, open_search
 from hub.storage import Storage
@@ -50,6 +51,7 @@ class Services:
     deliveries: DeliveryWorker
     playground: PlaygroundService  # filter playground and the load check at push
     stars: StarService
+    quotas: QuotaService
 
     @classmethod
     def build(cls, settings: Settings, engine: Engine, storage: Storage) -> Services:
@@ -93,6 +95,7 @@ class Services:
             deliveries=DeliveryWorker(DeliveryQueue(engine, settings), settings),
             playground=PlaygroundService(settings, DetailsService(engine), storage),
             stars=StarService(engine),
+            quotas=QuotaService(engine),
         )
         if settings.playground_load_check:
             built.manifests.analyzer.load_check = built.playground.load_check

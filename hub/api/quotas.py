@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlmodel import Session
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from hub.api.common import admin_scoped, require_user
 from hub.api.errors import BadRequest, Forbidden, NotFound
-from hub.limits.quotas import QuotaService, Usage, parse_size
+from hub.limits.quotas import Usage, parse_size
 from hub.registry.streams import in_thread
 from hub.services import services
 
@@ -59,14 +58,9 @@ async def quota(request: Request) -> JSONResponse:
     identity = await require_user(request)
     svc = services(request)
     name = request.path_params["namespace"]
-    quotas = QuotaService(svc.engine)
 
-    def actions() -> frozenset[str]:
-        with Session(svc.engine) as session:
-            return svc.access.namespace_actions(session, identity, name)
-
-    allowed = await in_thread(actions)
-    current = await in_thread(quotas.usage, name)
+    allowed = await in_thread(svc.access.roles_in, identity, name)
+    current = await in_thread(svc.quotas.usage, name)
     if current is None or not allowed:
         raise NotFound(f"no namespace {name!r} that you belong to")
     if request.method == "GET":
@@ -85,7 +79,7 @@ async def quota(request: Request) -> JSONResponse:
                 "only an administrator may raise or remove a quota; namespace owners may set "
                 "or lower one"
             )
-    updated = await in_thread(quotas.set, name, wanted)
+    updated = await in_thread(svc.quotas.set, name, wanted)
     assert updated is not None
     return JSONResponse(_json(updated))
 

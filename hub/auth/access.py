@@ -270,6 +270,11 @@ class AccessService:
         member = session.get(Membership, (ns.id, identity.user_id))
         return ROLE_ACTIONS.get(member.role, frozenset()) if member else frozenset()
 
+    def roles_in(self, identity: Identity, name: str) -> frozenset[str]:
+        """namespace_actions() in its own session (the user's own rights, no token limits)."""
+        with Session(self.engine) as session:
+            return self.namespace_actions(session, identity, name)
+
     def administers(self, identity: Identity, namespace: str) -> bool:
         """May ``identity`` manage ``namespace`` (members, robots, visibility, audit log,
         publishers, webhooks)? The one owner check; API-token limits apply."""
