@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 
 from hub.api.errors import ApiError, BadRequest, NotFound, Unauthorized
-from hub.artifacts.details import RepositoryInfo
+from hub.artifacts.views import RepositoryInfo
 from hub.auth import sessions
 from hub.auth.access import Identity
 from hub.oci.errors import NameUnknown

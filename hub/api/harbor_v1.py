@@ -23,7 +23,7 @@ from hub.api.common import (
     visible,
 )
 from hub.api.errors import BadRequest, Unauthorized
-from hub.artifacts.details import NamespaceInfo, RepositoryInfo
+from hub.artifacts.views import NamespaceInfo, RepositoryInfo
 from hub.registry.streams import in_thread
 from hub.services import services
 

@@ -19,7 +19,7 @@ from hub.api.common import (
     visible,
 )
 from hub.api.errors import BadRequest, Forbidden, NotFound
-from hub.artifacts.details import RepositoryInfo, TagInfo, module_json
+from hub.artifacts.views import RepositoryInfo, TagInfo, module_json
 from hub.auth.access import namespace_of
 from hub.oci.digest import Digest
 from hub.oci.errors import NameUnknown

@@ -9,7 +9,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hub.artifacts.details import RepositoryOverview, module_json
+from hub.artifacts.views import RepositoryOverview, module_json
 from hub.auth.access import namespace_of
 from hub.db.models import Namespace
 from hub.deploy.base import TARGET_MODULES, DeployError, all_targets
